@@ -1,0 +1,3 @@
+from tasklette.cli import main
+
+main()

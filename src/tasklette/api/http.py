@@ -1,0 +1,174 @@
+"""HTTP plumbing of the API: JSON in and out, problem details, bearer authentication."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tasklette.services import tokens
+from tasklette.services.errors import ServiceError, Unauthenticated
+from tasklette.services.permissions import Actor
+
+log = logging.getLogger("tasklette.api")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class JSON(Response):
+    """A JSON response rendered with orjson."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+class Problem(Exception):
+    """An HTTP error raised by the API plumbing itself (as opposed to a service)."""
+
+    def __init__(self, status: int, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail, self.extra = status, title, detail, extra
+
+
+def problem_response(status: int, title: str, detail: str,
+                     headers: Mapping[str, str] | None = None, **extra: Any) -> JSON:
+    content = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    content.update({key: value for key, value in extra.items() if value is not None})
+    response = JSON(content, status_code=status, headers=headers)
+    response.headers["content-type"] = "application/problem+json"
+    return response
+
+
+def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = [str(part) for part in error["loc"]]
+        errors.append({"field": ".".join(loc) or None, "message": error["msg"]})
+    return errors
+
+
+# --- input ------------------------------------------------------------------------------
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise Problem(400, "Bad request", "the Content-Length header is not a number")
+        if int(declared) > limit:
+            raise Problem(413, "Content too large",
+                          f"the request body is over the limit of {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise Problem(413, "Content too large",
+                          f"the request body is over the limit of {limit} bytes")
+    return bytes(body)
+
+
+async def parse_body(request: Request, model: type[M]) -> M:
+    """Validate a JSON body against `model`: 415, 413, 400 or 422 when it does not fit."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise Problem(415, "Unsupported media type",
+                      "send the request body as JSON, with Content-Type: application/json")
+    body = await read_body(request, request.app.state.settings.max_json_body_bytes)
+    try:
+        return model.model_validate_json(body or b"{}")
+    except ValidationError as exc:
+        if any(error["type"] == "json_invalid" for error in exc.errors()):
+            raise Problem(400, "Malformed JSON", "the request body is not valid JSON") from None
+        if any(error["type"] == "model_type" for error in exc.errors()):
+            raise Problem(422, "Invalid input", "the request body must be a JSON object",
+                          errors=_field_errors(exc)) from None
+        raise Problem(422, "Invalid input", "some fields are not valid; see errors",
+                      errors=_field_errors(exc)) from None
+
+
+def parse_query(request: Request, model: type[M]) -> M:
+    """Validate the query string against `model` (422 when it does not fit)."""
+    params: dict[str, str] = {}
+    for key, value in request.query_params.multi_items():
+        if key in params:
+            raise Problem(422, "Invalid input", f"the parameter {key!r} is given twice",
+                          errors=[{"field": key, "message": "given more than once"}])
+        params[key] = value
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise Problem(422, "Invalid input", "some query parameters are not valid; see errors",
+                      errors=_field_errors(exc)) from None
+
+
+def if_match_version(request: Request) -> int | None:
+    """The task version named by an If-Match header (`"3"`, `W/"3"` or `3`), if any."""
+    raw = request.headers.get("if-match")
+    if raw is None:
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    if not value.isdigit() or len(value) > 18:
+        raise Problem(400, "Bad request", "If-Match must name a task version, like \"3\"")
+    return int(value)
+
+
+# --- authentication ---------------------------------------------------------------------
+
+
+async def authenticate(request: Request) -> Actor:
+    """The user of the request's bearer token; 401 without a valid one."""
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthenticated("send an API token: Authorization: Bearer <token>")
+    actor = await tokens.authenticate(request.app.state.db, secret.strip())
+    if actor is None:
+        raise Unauthenticated("the API token is not valid, or it was revoked")
+    return actor
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+async def handle_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Problem)
+    return problem_response(exc.status, exc.title, exc.detail, **exc.extra)
+
+
+async def handle_service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    headers = {"www-authenticate": 'Bearer realm="tasklette"'} if exc.status == 401 else None
+    return problem_response(exc.status, exc.title, exc.detail, headers=headers, **exc.extra)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        detail = "there is nothing at this address"
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed here"
+    else:
+        detail = str(exc.detail)
+    return problem_response(exc.status_code, _TITLES.get(exc.status_code, "Error"), detail,
+                            headers=exc.headers)
+
+
+async def handle_database_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, sqlite3.Error)
+    log.warning("database error on %s %s: %s", request.method, request.url.path, exc)
+    return problem_response(503, "Service unavailable",
+                            "the database is busy; try again in a moment",
+                            headers={"retry-after": "1"})
+
+
+_TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}

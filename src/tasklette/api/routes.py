@@ -1,0 +1,171 @@
+"""The API's route table: one explicit list that serves requests and writes the OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from tasklette.api import account, projects, schemas, tasks
+from tasklette.api.http import JSON, authenticate, parse_body, parse_query
+
+
+class IdConvertor(Convertor[int]):
+    """A positive id that fits a 64-bit column; anything longer is simply not a match."""
+
+    regex = "[1-9][0-9]{0,17}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(value)
+
+
+register_url_convertor("id", IdConvertor())
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One operation of the API: how to serve it and how to describe it."""
+
+    method: str
+    path: str
+    view: Callable[..., Awaitable[Any]]
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    many: bool = False
+    status: int = 200
+    errors: tuple[int, ...] = ()
+
+    def route(self) -> Route:
+        view, body_model, query_model, status = self.view, self.body, self.query, self.status
+
+        async def endpoint(request: Request) -> Response:
+            actor = await authenticate(request)
+            kwargs: dict[str, Any] = {}
+            if query_model is not None:
+                kwargs["query"] = parse_query(request, query_model)
+            if body_model is not None:
+                kwargs["body"] = await parse_body(request, body_model)
+            result = await view(request, actor, **kwargs)
+            if isinstance(result, Response):
+                return result
+            if status == 204:
+                return Response(status_code=204)
+            return JSON(result, status_code=status)
+
+        return Route(self.path, endpoint, methods=[self.method], name=self.view.__name__)
+
+
+P = "/api/v1/projects/{project_id:id}"
+T = "/api/v1/tasks/{task_id:id}"
+S = schemas
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("GET", "/api/v1/me", account.me, "The user of this token", "account",
+             response=S.Me),
+    Endpoint("GET", "/api/v1/tokens", account.list_tokens, "List my API tokens", "account",
+             response=S.Token, many=True),
+    Endpoint("POST", "/api/v1/tokens", account.create_token, "Create an API token (the "
+             "secret is shown once)", "account", body=S.TokenCreate,
+             response=S.TokenCreated, status=201),
+    Endpoint("DELETE", "/api/v1/tokens/{token_id:id}", account.revoke_token,
+             "Revoke one of my API tokens", "account", response=S.Token, errors=(404,)),
+
+    Endpoint("GET", "/api/v1/projects", projects.list_projects, "List my projects",
+             "projects", response=S.Project, many=True),
+    Endpoint("POST", "/api/v1/projects", projects.create_project,
+             "Create a project (with columns To do, In progress, Done)", "projects",
+             body=S.ProjectCreate, response=S.Project, status=201),
+    Endpoint("GET", P, projects.get_project, "Get a project", "projects",
+             response=S.Project, errors=(404,)),
+    Endpoint("PATCH", P, projects.update_project, "Rename, describe or archive a project "
+             "(owners)", "projects", body=S.ProjectUpdate, response=S.Project,
+             errors=(403, 404)),
+    Endpoint("DELETE", P, projects.delete_project, "Delete a project and all it holds "
+             "(owners)", "projects", status=204, errors=(403, 404)),
+
+    Endpoint("GET", P + "/members", projects.list_members, "List members", "members",
+             response=S.Member, many=True, errors=(404,)),
+    Endpoint("POST", P + "/members", projects.add_member, "Add a member by username "
+             "(owners)", "members", body=S.MemberAdd, response=S.Member, status=201,
+             errors=(403, 404, 409)),
+    Endpoint("PATCH", P + "/members/{username}", projects.update_member,
+             "Change a member's role (owners)", "members", body=S.MemberUpdate,
+             response=S.Member, errors=(403, 404, 409)),
+    Endpoint("DELETE", P + "/members/{username}", projects.remove_member,
+             "Remove a member (owners), or leave the project", "members", status=204,
+             errors=(403, 404, 409)),
+
+    Endpoint("GET", P + "/columns", projects.list_columns, "List columns in board order",
+             "columns", response=S.Column, many=True, errors=(404,)),
+    Endpoint("POST", P + "/columns", projects.create_column, "Add a column", "columns",
+             body=S.ColumnCreate, response=S.Column, status=201, errors=(403, 404)),
+    Endpoint("PATCH", "/api/v1/columns/{column_id:id}", projects.update_column,
+             "Rename or reorder a column", "columns", body=S.ColumnUpdate, response=S.Column,
+             errors=(403, 404)),
+    Endpoint("DELETE", "/api/v1/columns/{column_id:id}", projects.delete_column,
+             "Delete a column: empty, or moving its tasks to `move_to`", "columns",
+             query=S.ColumnDeleteQuery, status=204, errors=(403, 404, 409)),
+
+    Endpoint("GET", P + "/tasks", tasks.list_tasks, "List tasks with filters, sort and "
+             "cursor pagination", "tasks", query=S.TaskListQuery, response=S.TaskPage,
+             errors=(404,)),
+    Endpoint("POST", P + "/tasks", tasks.create_task, "Create a task or subtask", "tasks",
+             body=S.TaskCreate, response=S.Task, status=201, errors=(403, 404)),
+    Endpoint("GET", T, tasks.get_task, "Get a task with labels, assignees, subtasks and "
+             "comment count (ETag: its version)", "tasks", response=S.Task, errors=(404,)),
+    Endpoint("PATCH", T, tasks.update_task, "Change a task; name the version you read "
+             "(If-Match or `version`)", "tasks", body=S.TaskUpdate, response=S.Task,
+             errors=(403, 404, 409, 428)),
+    Endpoint("DELETE", T, tasks.delete_task, "Delete a task and its subtasks", "tasks",
+             status=204, errors=(403, 404, 409)),
+    Endpoint("POST", T + "/move", tasks.move_task, "Move a task to a column and position",
+             "tasks", body=S.TaskMove, response=S.Task, errors=(403, 404)),
+    Endpoint("PUT", T + "/labels/{label_id:id}", tasks.attach_label, "Attach a label",
+             "labels", response=S.Task, errors=(403, 404)),
+    Endpoint("DELETE", T + "/labels/{label_id:id}", tasks.detach_label, "Detach a label",
+             "labels", response=S.Task, errors=(403, 404)),
+    Endpoint("GET", T + "/activity", tasks.task_activity, "The task's events, newest first",
+             "activity", response=S.Event, many=True, errors=(404,)),
+
+    Endpoint("GET", P + "/labels", projects.list_labels, "List labels", "labels",
+             response=S.Label, many=True, errors=(404,)),
+    Endpoint("POST", P + "/labels", projects.create_label, "Create a label", "labels",
+             body=S.LabelCreate, response=S.Label, status=201, errors=(403, 404, 409)),
+    Endpoint("GET", "/api/v1/labels/{label_id:id}", projects.get_label, "Get a label",
+             "labels", response=S.Label, errors=(404,)),
+    Endpoint("PATCH", "/api/v1/labels/{label_id:id}", projects.update_label,
+             "Rename or recolour a label", "labels", body=S.LabelUpdate, response=S.Label,
+             errors=(403, 404, 409)),
+    Endpoint("DELETE", "/api/v1/labels/{label_id:id}", projects.delete_label,
+             "Delete a label", "labels", status=204, errors=(403, 404)),
+
+    Endpoint("GET", T + "/comments", tasks.list_comments, "List a task's comments",
+             "comments", response=S.Comment, many=True, errors=(404,)),
+    Endpoint("POST", T + "/comments", tasks.create_comment, "Comment on a task", "comments",
+             body=S.CommentCreate, response=S.Comment, status=201, errors=(403, 404)),
+    Endpoint("PATCH", "/api/v1/comments/{comment_id:id}", tasks.edit_comment,
+             "Edit my comment", "comments", body=S.CommentCreate, response=S.Comment,
+             errors=(403, 404)),
+    Endpoint("DELETE", "/api/v1/comments/{comment_id:id}", tasks.delete_comment,
+             "Delete my comment (owners: any comment)", "comments", status=204,
+             errors=(403, 404)),
+
+    Endpoint("GET", P + "/activity", projects.list_activity, "The project's events, newest "
+             "first", "activity", query=S.ActivityQuery, response=S.EventPage, errors=(404,)),
+)
+
+
+def api_routes() -> list[BaseRoute]:
+    return [endpoint.route() for endpoint in ENDPOINTS]

@@ -1,0 +1,100 @@
+"""Users: creating accounts, checking and changing passwords."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from tasklette.services.errors import Conflict, Invalid, NotFound
+from tasklette.services.permissions import Actor
+from tasklette.storage import users as store
+from tasklette.storage.database import Database, IntegrityError, Row
+
+USERNAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
+MIN_PASSWORD = 8
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended cost
+
+
+def normalise_username(username: str) -> str:
+    """Usernames are case-insensitive: stored and compared in lower case."""
+    name = username.strip().lower()
+    if not USERNAME.fullmatch(name):
+        raise Invalid("a username is 1 to 40 letters, digits, '.', '_' or '-', "
+                      "starting with a letter or digit", field="username")
+    return name
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"a password needs at least {MIN_PASSWORD} characters", field="password")
+    if len(password) > 1024:
+        raise Invalid("a password can have at most 1024 characters", field="password")
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def create(db: Database, username: str, password: str, display_name: str = "",
+                 is_admin: bool = False) -> Row:
+    """Create an account; Conflict when the username is taken."""
+    name = normalise_username(username)
+    check_password(password)
+    display = display_name.strip() or name
+    if len(display) > 100:
+        raise Invalid("a display name can have at most 100 characters", field="display_name")
+    password_hash = await hash_password(password)
+    try:
+        async with db.transaction() as tx:
+            return await store.insert(tx, name, display, password_hash, is_admin)
+    except IntegrityError:
+        raise Conflict(f"the username {name!r} is taken") from None
+
+
+async def verify_password(db: Database, username: str, password: str) -> Actor | None:
+    """The user when the password is theirs; None otherwise (same time either way)."""
+    try:
+        name = normalise_username(username)
+    except Invalid:
+        name = ""
+    async with db.reading() as conn:
+        user = await store.by_username(conn, name) if name else None
+        stored = await store.password_hash(conn, user["id"]) if user else None
+    try:
+        # With no such user, verify against a dummy hash so timing does not tell.
+        await asyncio.to_thread(_hasher.verify, stored or _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None:
+        return None
+    return Actor(user["id"], user["username"], user["display_name"], bool(user["is_admin"]))
+
+
+async def set_password(db: Database, username: str, password: str) -> None:
+    check_password(password)
+    password_hash = await hash_password(password)
+    async with db.transaction() as tx:
+        user = await store.by_username(tx, normalise_username(username))
+        if user is None:
+            raise NotFound(f"no user named {username!r}")
+        await store.set_password_hash(tx, user["id"], password_hash)
+
+
+async def list_all(db: Database) -> list[Row]:
+    async with db.reading() as conn:
+        return await store.list_all(conn)
+
+
+async def by_username(db: Database, username: str) -> Row:
+    async with db.reading() as conn:
+        user = await store.by_username(conn, normalise_username(username))
+    if user is None:
+        raise NotFound(f"no user named {username!r}")
+    return user
+
+
+_DUMMY_HASH = _hasher.hash("tasklette-no-such-user")

@@ -1,0 +1,134 @@
+"""One typed table of settings, read from TASKLETTE_* variables and CLI flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _parse_positive_int(raw: str) -> int:
+    value = int(raw)
+    if value < 1:
+        raise ValueError(f"expected a whole number of at least 1, got {raw!r}")
+    return value
+
+
+def _parse_synchronous(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in {"FULL", "NORMAL", "EXTRA"}:
+        raise ValueError("expected FULL, NORMAL or EXTRA")
+    return value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+    secret: bool = False
+
+    @property
+    def env_var(self) -> str:
+        return "TASKLETTE_" + self.name.upper()
+
+
+SETTINGS_TABLE: tuple[Setting, ...] = (
+    Setting("data_dir", Path, Path("tasklette-data"),
+            "Directory holding the SQLite database and uploaded files; created on first run."),
+    Setting("host", str, "127.0.0.1", "Address `tasklette serve` listens on."),
+    Setting("port", _parse_positive_int, 8000, "TCP port `tasklette serve` listens on."),
+    Setting("workers", _parse_positive_int, 1,
+            "Number of server processes `tasklette serve` starts."),
+    Setting("log_level", str, "info", "Server log level: debug, info, warning or error."),
+    Setting("access_log", _parse_bool, False,
+            "Log every request (a reverse proxy usually does this already)."),
+    Setting("sqlite_synchronous", _parse_synchronous, "FULL",
+            "SQLite `synchronous` pragma. FULL makes every acknowledged write survive a power "
+            "loss; commits are grouped so this costs little throughput."),
+    Setting("sqlite_busy_timeout_ms", _parse_positive_int, 5000,
+            "How long a SQLite connection waits for a lock held by another process."),
+    Setting("max_json_body_bytes", _parse_positive_int, 1_048_576,
+            "Largest JSON request body the API accepts; larger ones get 413."),
+)
+
+_BY_NAME = {setting.name: setting for setting in SETTINGS_TABLE}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective, validated settings of one Tasklette instance."""
+
+    data_dir: Path = Path("tasklette-data")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    log_level: str = "info"
+    access_log: bool = False
+    sqlite_synchronous: str = "FULL"
+    sqlite_busy_timeout_ms: int = 5000
+    max_json_body_bytes: int = 1_048_576
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "tasklette.db"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """Return (name, environment variable, printable value) rows, secrets masked."""
+        rows = []
+        for setting in SETTINGS_TABLE:
+            value = getattr(self, setting.name)
+            shown = ("********" if value else "(unset)") if setting.secret else str(value)
+            rows.append((setting.name, setting.env_var, shown))
+        return rows
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Build settings from defaults, then TASKLETTE_* variables, then explicit overrides."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS_TABLE:
+        raw = environ.get(setting.env_var)
+        if raw is None:
+            continue
+        try:
+            values[setting.name] = setting.parse(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{setting.env_var}: {exc}") from None
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        if name not in _BY_NAME:
+            raise SettingsError(f"unknown setting {name!r}")
+        setting = _BY_NAME[name]
+        if isinstance(value, str) and setting.parse is not str:
+            try:
+                value = setting.parse(value)
+            except ValueError as exc:
+                raise SettingsError(f"--{name.replace('_', '-')}: {exc}") from None
+        values[name] = value
+    return Settings(**values)
