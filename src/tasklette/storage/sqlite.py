@@ -60,25 +60,28 @@ class SQLiteConn:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
+    def _execute(self, sql: str, params: Params) -> sqlite3.Cursor:
+        try:
+            return self._conn.execute(sql, params)
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        cursor = self._conn.execute(sql, params)
+        cursor = self._execute(sql, params)
         values = cursor.fetchone()
         if values is None:
             return None
         return dict(zip([d[0] for d in cursor.description], values, strict=True))
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        return _rows(self._conn.execute(sql, params))
+        return _rows(self._execute(sql, params))
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
-        values = self._conn.execute(sql, params).fetchone()
+        values = self._execute(sql, params).fetchone()
         return None if values is None else values[0]
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        try:
-            return self._conn.execute(sql, params).rowcount
-        except sqlite3.IntegrityError as exc:
-            raise IntegrityError(str(exc)) from exc
+        return self._execute(sql, params).rowcount
 
     async def executemany(self, sql: str, seq: Iterable[Params]) -> None:
         try:

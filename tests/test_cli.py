@@ -1,0 +1,93 @@
+"""The `tasklette` command, run as a user runs it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from tests.conftest import free_port
+
+from tasklette.settings import SETTINGS_TABLE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def tasklette(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tasklette", *args], input=input,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_users_and_tokens(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    created = tasklette("user", "create", "Ana", "--display-name", "Ana Lima", *data,
+                        input="a good password\na good password\n")
+    assert created.returncode == 0, created.stderr
+    assert "Created user ana" in created.stdout
+    taken = tasklette("user", "create", "ana", "--password", "another password", *data)
+    assert taken.returncode == 1
+    assert "taken" in taken.stderr
+    short = tasklette("user", "create", "bob", "--password", "short", *data)
+    assert short.returncode == 1 and "at least 8" in short.stderr
+    listed = tasklette("user", "list", *data)
+    assert "ana" in listed.stdout and "Ana Lima" in listed.stdout
+
+    token = tasklette("token", "create", "ana", "--name", "laptop", *data)
+    assert token.returncode == 0, token.stderr
+    secret = token.stdout.strip()
+    assert secret.startswith("tsk_")
+    assert "not shown again" in token.stderr
+    assert "laptop" in tasklette("token", "list", "ana", *data).stdout
+    assert tasklette("token", "revoke", "ana", "1", *data).returncode == 0
+    assert "revoked" in tasklette("token", "list", "ana", *data).stdout
+    assert tasklette("token", "revoke", "ana", "99", *data).returncode == 1
+
+    changed = tasklette("user", "set-password", "ana", "--password", "a new password", *data)
+    assert changed.returncode == 0, changed.stderr
+    missing = tasklette("user", "set-password", "zed", "--password", "a new password", *data)
+    assert missing.returncode == 1 and "no user" in missing.stderr
+
+
+def test_migrate_and_config(tmp_path: Path) -> None:
+    first = tasklette("migrate", "--data-dir", str(tmp_path))
+    assert first.returncode == 0 and "Applied migrations 1" in first.stdout
+    assert "up to date" in tasklette("migrate", "--data-dir", str(tmp_path)).stdout
+    config = tasklette("config", "--data-dir", str(tmp_path))
+    for setting in SETTINGS_TABLE:
+        assert f"{setting.name} = " in config.stdout
+        assert setting.env_var in config.stdout
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for setting in SETTINGS_TABLE:
+        assert setting.env_var in readme, setting.env_var
+
+
+def test_serve_answers_and_stops(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tasklette", "serve", "--port", str(port), "--data-dir",
+         str(tmp_path / "data")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/healthz")
+                break
+            except httpx.ConnectError:
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        assert response.json() == {"status": "ok"}
+        assert (tmp_path / "data" / "tasklette.db").exists()
+        home = httpx.get(f"http://127.0.0.1:{port}/")
+        assert "tasklette user create" in home.text
+        assert "frame-ancestors 'none'" in home.headers["content-security-policy"]
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=15)
+    # uvicorn re-raises SIGTERM after a graceful shutdown, so the exit status is -15.
+    assert process.returncode in (0, -15)
+    assert "Application shutdown complete" in output
