@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 
 import httpx
-from tests.conftest import free_port
 
 from tasklette.settings import SETTINGS_TABLE
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
+
 from tests.conftest import Server, User
 
 WRITERS = 16

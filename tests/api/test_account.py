@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from tests.conftest import Server, User
 
 from tasklette.api.routes import ENDPOINTS
+from tests.conftest import Server, User
 
 
 def test_me_and_token_lifecycle(owner: User, server: Server) -> None:

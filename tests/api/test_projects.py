@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Server, User, add_member
-
 from tasklette.api import schemas
+from tests.conftest import Server, User, add_member
 
 
 def test_create_project_makes_owner_and_default_columns(owner: User, server: Server) -> None:

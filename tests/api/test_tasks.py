@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Server, User, add_member
-
 from tasklette.api import schemas
+from tests.conftest import Server, User, add_member
 
 
 def columns_of(user: User, project_id: int) -> list[dict[str, Any]]:

@@ -55,12 +55,12 @@ async def update(db: Database, actor: Actor, column_id: int, name: str | None,
             last = await columns.count(tx, project_id) - 1
             await columns.move(tx, project_id, column_id, column["position"],
                                min(position, last))
-        column = await columns.get(tx, column_id)
-        assert column is not None
+        updated = await columns.get(tx, column_id)
+        assert updated is not None
         await events.append(tx, project_id, actor.id, "column.updated", "column", column_id,
-                            {"column": column, "columns": await columns.list_for_project(
+                            {"column": updated, "columns": await columns.list_for_project(
                                 tx, project_id)})
-    return column
+    return updated
 
 
 async def delete(db: Database, actor: Actor, column_id: int, move_to: int | None) -> None:

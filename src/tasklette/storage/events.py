@@ -9,7 +9,8 @@ import orjson
 from tasklette.clock import now_iso
 from tasklette.storage.database import Conn, Row, Tx
 
-FIELDS = "e.id, e.project_id, e.actor_id, e.kind, e.entity_type, e.entity_id, e.task_id, e.payload, e.created_at"
+FIELDS = ("e.id, e.project_id, e.actor_id, e.kind, e.entity_type, e.entity_id, e.task_id, "
+          "e.payload, e.created_at")
 
 
 def _decode(row: Row) -> Row:

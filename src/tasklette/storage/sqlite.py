@@ -108,7 +108,7 @@ class SQLiteTx(SQLiteConn):
 
 @dataclass
 class _Batch:
-    begun: asyncio.Future[None]
+    begun: asyncio.Future[object]
     committed: asyncio.Future[None]
     callbacks: list[Callable[[], None]] = field(default_factory=list)
     broken: BaseException | None = None

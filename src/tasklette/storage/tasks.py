@@ -291,10 +291,10 @@ async def rank_at(tx: Tx, scope: Scope, index: int | None, exclude_id: int | Non
             if before is None:  # past the end
                 return await rank_at(tx, scope, None, exclude_id)
         if after is None:
-            return (before or 0) + RANK_GAP
-        low = before if before is not None else 0
-        if after - low >= 2:
-            return (low + after) // 2
+            return int(before or 0) + RANK_GAP
+        low = int(before) if before is not None else 0
+        if int(after) - low >= 2:
+            return (low + int(after)) // 2
         await _renumber(tx, scope, exclude_id)
     raise RuntimeError("renumbering left no gap")  # unreachable: ranks are GAP apart
 
