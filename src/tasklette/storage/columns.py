@@ -6,8 +6,7 @@ from tasklette.clock import now_iso
 from tasklette.storage.database import Conn, Row, Tx
 
 FIELDS = "c.id, c.project_id, c.name, c.position, c.created_at"
-_TASK_COUNT = ("(SELECT COUNT(*) FROM tasks t WHERE t.column_id = c.id "
-               "AND t.parent_task_id IS NULL) AS task_count")
+_TASK_COUNT = "(SELECT COUNT(*) FROM tasks t WHERE t.column_id = c.id) AS task_count"
 
 
 async def list_for_project(conn: Conn, project_id: int) -> list[Row]:

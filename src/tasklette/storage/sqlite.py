@@ -80,6 +80,9 @@ class SQLiteConn:
         values = self._execute(sql, params).fetchone()
         return None if values is None else values[0]
 
+    async def fetchtuples(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        return self._execute(sql, params).fetchall()
+
     async def execute(self, sql: str, params: Params = ()) -> int:
         return self._execute(sql, params).rowcount
 

@@ -27,7 +27,7 @@ FIELDS = ("t.id, t.project_id, t.column_id, t.parent_task_id, t.rank, t.title, t
 
 POSITION = (
     "CASE WHEN t.parent_task_id IS NULL THEN (SELECT COUNT(*) FROM tasks s "
-    "WHERE s.column_id = t.column_id AND s.parent_task_id IS NULL AND s.rank < t.rank) "
+    "WHERE s.column_id = t.column_id AND s.rank < t.rank) "
     "ELSE (SELECT COUNT(*) FROM tasks s "
     "WHERE s.parent_task_id = t.parent_task_id AND s.rank < t.rank) END AS position"
 )
@@ -43,7 +43,8 @@ class Scope:
     def where(self) -> tuple[str, tuple[Any, ...]]:
         if self.parent_task_id is not None:
             return "parent_task_id = ?", (self.parent_task_id,)
-        return "column_id = ? AND parent_task_id IS NULL", (self.column_id,)
+        # Only top-level tasks have a column, so no parent test is needed.
+        return "column_id = ?", (self.column_id,)
 
 
 def scope_of(task: Row) -> Scope:
@@ -113,20 +114,36 @@ async def hydrate(conn: Conn, tasks: list[Row], *, with_subtasks: bool = False) 
             task["subtasks"] = []
     ids = list(by_id)
     marks = dialect.placeholders(len(ids))
-    for row in await conn.fetchall(
-            "SELECT tl.task_id, l.id, l.name, l.color FROM task_labels tl "
-            f"JOIN labels l ON l.id = tl.label_id WHERE tl.task_id IN ({marks}) "
-            "ORDER BY LOWER(l.name), l.id", ids):
-        by_id[row.pop("task_id")]["labels"].append(row)
-    for row in await conn.fetchall(
-            "SELECT ta.task_id, u.id, u.username, u.display_name FROM task_assignees ta "
-            f"JOIN users u ON u.id = ta.user_id WHERE ta.task_id IN ({marks}) "
-            "ORDER BY u.username", ids):
-        by_id[row.pop("task_id")]["assignees"].append(row)
-    for row in await conn.fetchall(
-            f"SELECT task_id, COUNT(*) AS n FROM comments WHERE task_id IN ({marks}) "
+    # Link rows come from the primary-key indexes alone; the few distinct labels and
+    # users they name are fetched once each, rather than joined on every link.
+    label_links = await conn.fetchtuples(
+        f"SELECT task_id, label_id FROM task_labels WHERE task_id IN ({marks})", ids)
+    if label_links:
+        label_ids = list({label_id for _, label_id in label_links})
+        found = {row["id"]: row for row in await conn.fetchall(
+            "SELECT id, name, color FROM labels "
+            f"WHERE id IN ({dialect.placeholders(len(label_ids))})", label_ids)}
+        for task_id, label_id in label_links:
+            by_id[task_id]["labels"].append(found[label_id])
+        for task in tasks:
+            if len(task["labels"]) > 1:
+                task["labels"].sort(key=lambda label: (label["name"].lower(), label["id"]))
+    user_links = await conn.fetchtuples(
+        f"SELECT task_id, user_id FROM task_assignees WHERE task_id IN ({marks})", ids)
+    if user_links:
+        user_ids = list({user_id for _, user_id in user_links})
+        people = {row["id"]: row for row in await conn.fetchall(
+            "SELECT id, username, display_name FROM users "
+            f"WHERE id IN ({dialect.placeholders(len(user_ids))})", user_ids)}
+        for task_id, user_id in user_links:
+            by_id[task_id]["assignees"].append(people[user_id])
+        for task in tasks:
+            if len(task["assignees"]) > 1:
+                task["assignees"].sort(key=lambda user: user["username"])
+    for task_id, count in await conn.fetchtuples(
+            f"SELECT task_id, COUNT(*) FROM comments WHERE task_id IN ({marks}) "
             "GROUP BY task_id", ids):
-        by_id[row["task_id"]]["comment_count"] = row["n"]
+        by_id[task_id]["comment_count"] = count
     if with_subtasks:
         for row in await conn.fetchall(
                 "SELECT id, parent_task_id, title, completed, due_date FROM tasks "
@@ -137,12 +154,34 @@ async def hydrate(conn: Conn, tasks: list[Row], *, with_subtasks: bool = False) 
             parent["subtask_count"] += 1
             parent["subtasks_completed"] += row["completed"]
     else:
-        for row in await conn.fetchall(
-                "SELECT parent_task_id, COUNT(*) AS n, SUM(completed) AS done FROM tasks "
+        for parent_id, count, done in await conn.fetchtuples(
+                "SELECT parent_task_id, COUNT(*), SUM(completed) FROM tasks "
                 f"WHERE parent_task_id IN ({marks}) GROUP BY parent_task_id", ids):
-            by_id[row["parent_task_id"]]["subtask_count"] = row["n"]
-            by_id[row["parent_task_id"]]["subtasks_completed"] = int(row["done"] or 0)
+            by_id[parent_id]["subtask_count"] = count
+            by_id[parent_id]["subtasks_completed"] = int(done or 0)
     return tasks
+
+
+async def _set_positions(conn: Conn, rows: list[Row]) -> None:
+    """Fill in each row's 0-based place in its list (column or parent)."""
+    scopes: dict[Scope, list[Row]] = {}
+    for row in rows:
+        scopes.setdefault(scope_of(row), []).append(row)
+    if len(scopes) > 8:
+        # Rows from many lists (e.g. subtasks of many parents): count per row instead.
+        ids = [row["id"] for row in rows]
+        found = {r["id"]: r["position"] for r in await conn.fetchall(
+            f"SELECT t.id, {POSITION} FROM tasks t "
+            f"WHERE t.id IN ({dialect.placeholders(len(ids))})", ids)}
+        for row in rows:
+            row["position"] = found[row["id"]]
+        return
+    for scope, members in scopes.items():
+        where, params = scope.where()
+        order = {task_id: i for i, (task_id,) in enumerate(await conn.fetchtuples(
+            f"SELECT id FROM tasks WHERE {where} ORDER BY rank", params))}
+        for row in members:
+            row["position"] = order[row["id"]]
 
 
 @dataclass
@@ -239,18 +278,21 @@ async def list_page(conn: Conn, project_id: int, flt: TaskFilter, sort: str, des
     direction = " DESC" if descending else ""
     order = ", ".join(f"{expr}{direction}" for expr in keys)
     params.append(limit + 1)
+    # Top-level tasks always have a column: an inner join lets the board order come
+    # straight from the column and rank indexes.
+    join = "JOIN" if flt.parent is None else "LEFT JOIN"
     rows = await conn.fetchall(
-        f"SELECT {FIELDS}, {POSITION}, {key_select} FROM tasks t "
-        "LEFT JOIN columns c ON c.id = t.column_id "
+        f"SELECT {FIELDS}, {key_select} FROM tasks t {join} columns c ON c.id = t.column_id "
         f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?", params)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        last = rows[-1]
-        next_cursor = _encode_cursor([last[f"k{i}"] for i in range(len(keys))])
+        next_cursor = _encode_cursor([rows[-1][f"k{i}"] for i in range(len(keys))])
     for row in rows:
         for i in range(len(keys)):
             del row[f"k{i}"]
+    await _set_positions(conn, rows)
+    for row in rows:
         _shape(row)
     return await hydrate(conn, rows), next_cursor
 
@@ -320,12 +362,11 @@ async def update(tx: Tx, task_id: int, changes: dict[str, Any], actor_id: int) -
 async def move_column_tasks(tx: Tx, from_column: int, to_column: int) -> int:
     """Append every top-level task of one column, in order, to the end of another."""
     ids = [row["id"] for row in await tx.fetchall(
-        "SELECT id FROM tasks WHERE column_id = ? AND parent_task_id IS NULL ORDER BY rank",
+        "SELECT id FROM tasks WHERE column_id = ? ORDER BY rank",
         (from_column,))]
     start = await rank_at(tx, Scope(column_id=to_column), None)
     # Park the moving tasks on negative ranks first, clear of both columns' ranks.
-    await tx.execute("UPDATE tasks SET rank = -rank - 1 WHERE column_id = ? "
-                     "AND parent_task_id IS NULL", (from_column,))
+    await tx.execute("UPDATE tasks SET rank = -rank - 1 WHERE column_id = ?", (from_column,))
     await tx.executemany(
         "UPDATE tasks SET column_id = ?, rank = ?, version = version + 1 WHERE id = ?",
         [(to_column, start + i * RANK_GAP, task_id) for i, task_id in enumerate(ids)])

@@ -53,8 +53,9 @@ CREATE TABLE columns (
 CREATE INDEX columns_project ON columns(project_id, position);
 
 -- rank orders a task among its siblings: top-level tasks within their column,
--- subtasks within their parent. Ranks are sparse so a move usually touches one row;
--- the unique indexes make duplicate places impossible whatever the writers do.
+-- subtasks within their parent (the CHECK gives every task exactly one of the two).
+-- Ranks are sparse so a move usually touches one row; the unique indexes make
+-- duplicate places impossible whatever the writers do (NULLs never collide).
 CREATE TABLE tasks (
     id {pk},
     project_id BIGINT NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
@@ -75,8 +76,8 @@ CREATE TABLE tasks (
     updated_at TEXT NOT NULL,
     CHECK ((parent_task_id IS NULL) <> (column_id IS NULL))
 );
-CREATE UNIQUE INDEX tasks_column_rank ON tasks(column_id, rank) WHERE parent_task_id IS NULL;
-CREATE UNIQUE INDEX tasks_parent_rank ON tasks(parent_task_id, rank) WHERE parent_task_id IS NOT NULL;
+CREATE UNIQUE INDEX tasks_column_rank ON tasks(column_id, rank);
+CREATE UNIQUE INDEX tasks_parent_rank ON tasks(parent_task_id, rank);
 CREATE INDEX tasks_project ON tasks(project_id, id);
 CREATE INDEX tasks_project_due ON tasks(project_id, due_date);
 
