@@ -82,8 +82,8 @@ def test_serve_answers_and_stops(tmp_path: Path) -> None:
                 time.sleep(0.1)
         assert response.json() == {"status": "ok"}
         assert (tmp_path / "data" / "tasklette.db").exists()
-        home = httpx.get(f"http://127.0.0.1:{port}/")
-        assert "tasklette user create" in home.text
+        home = httpx.get(f"http://127.0.0.1:{port}/", follow_redirects=True)
+        assert "Welcome to Tasklette" in home.text  # no users yet: first-run setup
         assert "frame-ancestors 'none'" in home.headers["content-security-policy"]
     finally:
         process.terminate()

@@ -5,17 +5,15 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
-from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
+from starlette.routing import BaseRoute, Route
+from starlette_compress import CompressMiddleware, remove_compress_type
 
-from tasklette import __version__
 from tasklette.api import http
 from tasklette.api.openapi import openapi_document
 from tasklette.api.routes import api_routes
@@ -23,9 +21,14 @@ from tasklette.headers import SecurityHeaders
 from tasklette.services.errors import ServiceError
 from tasklette.settings import Settings, load_settings
 from tasklette.storage.open import open_database
+from tasklette.web import errors as web_errors
+from tasklette.web.assets import Assets
+from tasklette.web.auth import CSRFMiddleware, SignInRequired, redirect_to_sign_in
+from tasklette.web.pages import render
+from tasklette.web.routes import web_routes
 
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
+# Event streams are flushed event by event: never compress or buffer them.
+remove_compress_type("text/event-stream")
 
 
 async def openapi_json(request: Request) -> Response:
@@ -33,24 +36,11 @@ async def openapi_json(request: Request) -> Response:
 
 
 async def api_docs(request: Request) -> Response:
-    return templates.TemplateResponse(request, "api_docs.html",
-                                      {"doc": request.app.state.openapi})
-
-
-async def home(request: Request) -> Response:
-    return templates.TemplateResponse(request, "home.html", {"version": __version__})
+    return render(request, "api_docs.html", {"doc": request.app.state.openapi})
 
 
 async def healthz(request: Request) -> Response:
     return http.JSON({"status": "ok"})
-
-
-async def not_found_or_problem(request: Request, exc: Exception) -> Response:
-    if request.url.path.startswith("/api/"):
-        return await http.handle_http_exception(request, exc)
-    assert isinstance(exc, HTTPException)
-    return Response(f"{exc.status_code} {exc.detail}\n", status_code=exc.status_code,
-                    media_type="text/plain", headers=exc.headers)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -65,26 +55,34 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await app.state.db.close()
 
+    assets = Assets()
     routes: list[BaseRoute] = [
-        Route("/", home, name="home"),
         Route("/healthz", healthz),
         Route("/api/v1/openapi.json", openapi_json),
         Route("/api/docs", api_docs, name="api_docs"),
         *api_routes(),
-        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        *web_routes(),
+        assets.route(),
     ]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
+        middleware=[
+            Middleware(CompressMiddleware, minimum_size=1024),
+            Middleware(SecurityHeaders),
+            Middleware(CSRFMiddleware),
+        ],
         exception_handlers={
             http.Problem: http.handle_problem,
-            ServiceError: http.handle_service_error,
-            HTTPException: not_found_or_problem,
+            ServiceError: web_errors.handle_service_error,
+            HTTPException: web_errors.handle_http_exception,
+            SignInRequired: redirect_to_sign_in,
             sqlite3.OperationalError: http.handle_database_error,
+            Exception: http.handle_unexpected,
         },
     )
-    app.add_middleware(SecurityHeaders)
     app.state.settings = settings
+    app.state.assets = assets
     app.state.openapi = openapi_document()
     return app
 

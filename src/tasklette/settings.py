@@ -67,6 +67,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "loss; commits are grouped so this costs little throughput."),
     Setting("sqlite_busy_timeout_ms", _parse_positive_int, 5000,
             "How long a SQLite connection waits for a lock held by another process."),
+    Setting("allow_signup", _parse_bool, False,
+            "Let anyone who can reach the server create an account at /signup."),
+    Setting("session_idle_minutes", _parse_positive_int, 20160,
+            "A browser session ends after this many minutes without a request (14 days)."),
     Setting("max_json_body_bytes", _parse_positive_int, 1_048_576,
             "Largest JSON request body the API accepts; larger ones get 413."),
 )
@@ -86,6 +90,8 @@ class Settings:
     access_log: bool = False
     sqlite_synchronous: str = "FULL"
     sqlite_busy_timeout_ms: int = 5000
+    allow_signup: bool = False
+    session_idle_minutes: int = 20160
     max_json_body_bytes: int = 1_048_576
 
     @property

@@ -126,8 +126,16 @@ def if_match_version(request: Request) -> int | None:
 
 
 async def authenticate(request: Request) -> Actor:
-    """The user of the request's bearer token; 401 without a valid one."""
-    header = request.headers.get("authorization", "")
+    """The user of the request's bearer token, or of its browser session; 401 otherwise."""
+    header = request.headers.get("authorization")
+    if header is None:
+        from tasklette.web.auth import check_csrf_token, current_session
+
+        session = await current_session(request)
+        if session is not None:
+            check_csrf_token(request, session, request.headers.get("x-csrf-token"))
+            return session.actor
+        raise Unauthenticated("send an API token: Authorization: Bearer <token>")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthenticated("send an API token: Authorization: Bearer <token>")
@@ -172,3 +180,11 @@ async def handle_database_error(request: Request, exc: Exception) -> Response:
 
 
 _TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """Last resort: a readable 500 (the error itself is logged by the server)."""
+    log.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(500, "Internal server error",
+                            "something went wrong on our side; try again, and tell the "
+                            "administrator if it keeps happening")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.requests import Request
 
 from tasklette.api import schemas
@@ -14,6 +15,15 @@ from tasklette.services.permissions import Actor
 
 def _db(request: Request) -> Any:
     return request.app.state.db
+
+
+def _no_nulls(body: BaseModel) -> dict[str, Any]:
+    """The fields sent; none of them may be null (nothing here can be cleared)."""
+    changes = body.model_dump(exclude_unset=True)
+    for name, value in changes.items():
+        if value is None:
+            raise Invalid(f"{name} cannot be null", field=name)
+    return changes
 
 
 async def list_projects(request: Request, actor: Actor) -> Any:
@@ -29,9 +39,7 @@ async def get_project(request: Request, actor: Actor) -> Any:
 
 
 async def update_project(request: Request, actor: Actor, body: schemas.ProjectUpdate) -> Any:
-    changes = body.model_dump(exclude_unset=True)
-    if any(value is None for value in changes.values()):
-        raise Invalid("name, description and archived cannot be null")
+    changes = _no_nulls(body)
     return await projects.update(_db(request), actor, request.path_params["project_id"],
                                  changes)
 
@@ -71,8 +79,9 @@ async def create_column(request: Request, actor: Actor, body: schemas.ColumnCrea
 
 
 async def update_column(request: Request, actor: Actor, body: schemas.ColumnUpdate) -> Any:
+    changes = _no_nulls(body)
     return await columns.update(_db(request), actor, request.path_params["column_id"],
-                                body.name, body.position)
+                                changes.get("name"), changes.get("position"))
 
 
 async def delete_column(request: Request, actor: Actor,
@@ -96,7 +105,7 @@ async def get_label(request: Request, actor: Actor) -> Any:
 
 async def update_label(request: Request, actor: Actor, body: schemas.LabelUpdate) -> Any:
     return await labels.update(_db(request), actor, request.path_params["label_id"],
-                               body.model_dump(exclude_none=True))
+                               _no_nulls(body))
 
 
 async def delete_label(request: Request, actor: Actor) -> None:

@@ -57,9 +57,10 @@ async def update(db: Database, actor: Actor, column_id: int, name: str | None,
                                min(position, last))
         updated = await columns.get(tx, column_id)
         assert updated is not None
-        await events.append(tx, project_id, actor.id, "column.updated", "column", column_id,
-                            {"column": updated, "columns": await columns.list_for_project(
-                                tx, project_id)})
+        if updated != column:
+            await events.append(
+                tx, project_id, actor.id, "column.updated", "column", column_id,
+                {"column": updated, "columns": await columns.list_for_project(tx, project_id)})
     return updated
 
 

@@ -59,3 +59,14 @@ class Invalid(ServiceError):
 class Unauthenticated(ServiceError):
     status = 401
     title = "Unauthorized"
+
+
+class TooManyRequests(ServiceError):
+    """Too many attempts in a short time; `retry_after` says when to try again."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

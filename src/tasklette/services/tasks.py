@@ -52,7 +52,11 @@ async def _editable(tx: Tx, actor: Actor, task_id: int) -> Row:
 async def _assignee_ids(conn: Conn, project_id: int, usernames: list[str]) -> list[int]:
     ids = []
     for username in usernames:
-        user = await users.by_username(conn, normalise_username(username))
+        try:
+            name = normalise_username(username)
+        except Invalid:
+            raise Invalid(f"{username!r} is not a username", field="assignees") from None
+        user = await users.by_username(conn, name)
         if user is None or not await members.member_ids(conn, project_id, [user["id"]]):
             raise Invalid(f"{username!r} is not a member of this project", field="assignees")
         ids.append(int(user["id"]))

@@ -10,6 +10,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from tasklette.services.errors import Conflict, Invalid, NotFound
 from tasklette.services.permissions import Actor
+from tasklette.storage import sessions
 from tasklette.storage import users as store
 from tasklette.storage.database import Database, IntegrityError, Row
 
@@ -75,6 +76,7 @@ async def verify_password(db: Database, username: str, password: str) -> Actor |
 
 
 async def set_password(db: Database, username: str, password: str) -> None:
+    """Set a user's password (administration); every session of theirs ends."""
     check_password(password)
     password_hash = await hash_password(password)
     async with db.transaction() as tx:
@@ -82,6 +84,21 @@ async def set_password(db: Database, username: str, password: str) -> None:
         if user is None:
             raise NotFound(f"no user named {username!r}")
         await store.set_password_hash(tx, user["id"], password_hash)
+        await sessions.delete_for_user(tx, user["id"])
+
+
+async def change_password(db: Database, actor: Actor, current: str, new: str) -> None:
+    """Change the actor's own password after checking the current one.
+
+    Every session of theirs ends; the caller signs the browser in afresh.
+    """
+    if await verify_password(db, actor.username, current) is None:
+        raise Invalid("the current password is not right", field="current_password")
+    check_password(new)
+    password_hash = await hash_password(new)
+    async with db.transaction() as tx:
+        await store.set_password_hash(tx, actor.id, password_hash)
+        await sessions.delete_for_user(tx, actor.id)
 
 
 async def list_all(db: Database) -> list[Row]:

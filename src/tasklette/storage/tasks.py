@@ -223,7 +223,8 @@ def _decode_cursor(cursor: str, width: int) -> list[Any]:
     except ValueError:
         raise CursorError("the cursor is not one this list handed out") from None
     if (not isinstance(values, list) or len(values) != width
-            or not all(isinstance(v, int | str) and not isinstance(v, bool) for v in values)):
+            or not all((isinstance(v, str) and len(v) <= 1000)
+                       or (type(v) is int and -(2**63) <= v < 2**63) for v in values)):
         raise CursorError("the cursor is not one this list handed out")
     return values
 

@@ -1,0 +1,113 @@
+"""Browser sessions: sign-in (throttled), lookup with an idle timeout, sign-out."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from tasklette.services import users
+from tasklette.services.errors import TooManyRequests, Unauthenticated
+from tasklette.services.permissions import Actor
+from tasklette.storage import sessions as store
+from tasklette.storage.database import Database
+
+# Failed sign-ins allowed per window, for one account and for one client address.
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ADDRESS = 20
+FAILURE_WINDOW = timedelta(minutes=15)
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in browser: who, and the token its forms must carry."""
+
+    actor: Actor
+    csrf_token: str
+    id_hash: str
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+async def start(db: Database, actor: Actor) -> str:
+    """Open a new session for the actor; return the secret for the cookie."""
+    secret = secrets.token_urlsafe(32)
+    async with db.transaction() as tx:
+        await store.insert(tx, _hash(secret), actor.id, secrets.token_urlsafe(24))
+    return secret
+
+
+async def resolve(db: Database, secret: str, idle: timedelta) -> Session | None:
+    """The session of a cookie secret, unless unknown or idle for longer than `idle`."""
+    if not secret or len(secret) > 100:
+        return None
+    id_hash = _hash(secret)
+    async with db.reading() as conn:
+        row = await store.get(conn, id_hash)
+    if row is None:
+        return None
+    now = datetime.now(UTC)
+    last_seen = _parse(row["last_seen_at"])
+    if now - last_seen > idle:
+        async with db.transaction() as tx:
+            await store.delete(tx, id_hash)
+        return None
+    if now - last_seen > TOUCH_EVERY:
+        async with db.transaction() as tx:
+            await store.touch(tx, id_hash)
+    actor = Actor(row["user_id"], row["username"], row["display_name"], bool(row["is_admin"]))
+    return Session(actor, row["csrf_token"], id_hash)
+
+
+async def end(db: Database, secret: str) -> None:
+    async with db.transaction() as tx:
+        await store.delete(tx, _hash(secret))
+
+
+async def _check_throttle(db: Database, keys: list[tuple[str, int]]) -> None:
+    now = datetime.now(UTC)
+    async with db.reading() as conn:
+        for key, limit in keys:
+            row = await store.failures(conn, key)
+            if row is None or row["failures"] < limit:
+                continue
+            ends = _parse(row["window_started_at"]) + FAILURE_WINDOW
+            if ends > now:
+                wait = int((ends - now).total_seconds()) + 1
+                raise TooManyRequests(
+                    f"too many failed sign-ins; try again in {max(1, wait // 60)} minute(s)",
+                    retry_after=wait)
+
+
+async def sign_in(db: Database, username: str, password: str, address: str) -> Actor:
+    """Check a username and password, slowing down repeated failures (429).
+
+    The error for a wrong password and for an unknown user is the same.
+    """
+    user_key = "user:" + username.strip().lower()[:100]
+    address_key = "addr:" + address
+    await _check_throttle(db, [(user_key, MAX_FAILURES_PER_ACCOUNT),
+                               (address_key, MAX_FAILURES_PER_ADDRESS)])
+    actor = await users.verify_password(db, username, password)
+    window_start_after = _iso(datetime.now(UTC) - FAILURE_WINDOW)
+    async with db.transaction() as tx:
+        if actor is None:
+            await store.record_failure(tx, user_key, window_start_after)
+            await store.record_failure(tx, address_key, window_start_after)
+        else:
+            await store.clear_failures(tx, user_key)
+    if actor is None:
+        raise Unauthenticated("the username or password is not right")
+    return actor

@@ -1,0 +1,39 @@
+"""Errors as people see them: problem+json for the API, a readable page for the UI."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tasklette.api import http
+from tasklette.services.errors import ServiceError
+from tasklette.web.pages import render
+
+
+def _wants_page(request: Request) -> bool:
+    return not request.url.path.startswith("/api/")
+
+
+async def handle_service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    if not _wants_page(request):
+        return await http.handle_service_error(request, exc)
+    if request.headers.get("hx-request"):
+        # htmx swaps only 2xx by default: the message goes to the page's toast instead.
+        return Response(exc.detail, status_code=exc.status, media_type="text/plain",
+                        headers={"hx-reswap": "none"})
+    return render(request, "error.html", {"status": exc.status, "title": exc.title,
+                                          "detail": exc.detail}, status=exc.status)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if not _wants_page(request):
+        return await http.handle_http_exception(request, exc)
+    detail = ("There is no page at this address." if exc.status_code == 404
+              else str(exc.detail))
+    return render(request, "error.html", {"status": exc.status_code,
+                                          "title": "Not found" if exc.status_code == 404
+                                          else "Error", "detail": detail},
+                  status=exc.status_code, headers=exc.headers)
