@@ -283,3 +283,19 @@ async def list_page(db: Database, actor: Actor, project_id: int,
                                          query.cursor, query.limit)
         except tasks.CursorError as exc:
             raise Invalid(str(exc), field="cursor") from None
+
+
+async def board(db: Database, actor: Actor, project_id: int) -> tuple[Row, list[Row], list[Row]]:
+    """What a board shows: the project, its columns, and its top-level tasks in order."""
+    async with db.reading() as conn:
+        project = await projects.get_for_member(conn, project_id, actor.id)
+        if project is None:
+            raise NotFound("project not found")
+        return (project, await columns.list_for_project(conn, project_id),
+                await tasks.for_board(conn, project_id))
+
+
+async def assigned_to_me(db: Database, actor: Actor, include_completed: bool = False
+                         ) -> list[Row]:
+    async with db.reading() as conn:
+        return await tasks.assigned_to(conn, actor.id, include_completed)

@@ -184,6 +184,84 @@ async def _set_positions(conn: Conn, rows: list[Row]) -> None:
             row["position"] = order[row["id"]]
 
 
+async def for_board(conn: Conn, project_id: int) -> list[Row]:
+    """Every top-level task of a project in board order, with labels, assignees, counts."""
+    rows = await conn.fetchall(
+        f"SELECT {FIELDS} FROM tasks t JOIN columns c ON c.id = t.column_id "
+        "WHERE t.project_id = ? ORDER BY c.position, t.rank", (project_id,))
+    column, position = None, 0
+    for row in rows:
+        if row["column_id"] != column:
+            column, position = row["column_id"], 0
+        row["position"] = position
+        position += 1
+        _shape(row)
+    return await hydrate_project(conn, project_id, rows)
+
+
+async def hydrate_project(conn: Conn, project_id: int, tasks: list[Row]) -> list[Row]:
+    """Like `hydrate`, for many tasks of one project: links are read project-wide."""
+    by_id = {task["id"]: task for task in tasks}
+    for task in tasks:
+        task.update(labels=[], assignees=[], comment_count=0, subtask_count=0,
+                    subtasks_completed=0)
+    if not tasks:
+        return tasks
+    labels = {row["id"]: row for row in await conn.fetchall(
+        "SELECT id, name, color FROM labels WHERE project_id = ?", (project_id,))}
+    for task_id, label_id in await conn.fetchtuples(
+            "SELECT tl.task_id, tl.label_id FROM task_labels tl JOIN tasks t ON t.id = tl.task_id "
+            "WHERE t.project_id = ? AND t.parent_task_id IS NULL", (project_id,)):
+        if task_id in by_id:
+            by_id[task_id]["labels"].append(labels[label_id])
+    people = {row["id"]: row for row in await conn.fetchall(
+        "SELECT u.id, u.username, u.display_name FROM project_members m "
+        "JOIN users u ON u.id = m.user_id WHERE m.project_id = ?", (project_id,))}
+    for task_id, user_id in await conn.fetchtuples(
+            "SELECT ta.task_id, ta.user_id FROM task_assignees ta JOIN tasks t "
+            "ON t.id = ta.task_id WHERE t.project_id = ? AND t.parent_task_id IS NULL",
+            (project_id,)):
+        if task_id in by_id and user_id in people:
+            by_id[task_id]["assignees"].append(people[user_id])
+    for task_id, count in await conn.fetchtuples(
+            "SELECT c.task_id, COUNT(*) FROM comments c JOIN tasks t ON t.id = c.task_id "
+            "WHERE t.project_id = ? GROUP BY c.task_id", (project_id,)):
+        if task_id in by_id:
+            by_id[task_id]["comment_count"] = count
+    for parent_id, count, done in await conn.fetchtuples(
+            "SELECT parent_task_id, COUNT(*), SUM(completed) FROM tasks "
+            "WHERE project_id = ? AND parent_task_id IS NOT NULL GROUP BY parent_task_id",
+            (project_id,)):
+        if parent_id in by_id:
+            by_id[parent_id]["subtask_count"] = count
+            by_id[parent_id]["subtasks_completed"] = int(done or 0)
+    for task in tasks:
+        if len(task["labels"]) > 1:
+            task["labels"].sort(key=lambda label: (label["name"].lower(), label["id"]))
+        if len(task["assignees"]) > 1:
+            task["assignees"].sort(key=lambda user: user["username"])
+    return tasks
+
+
+async def assigned_to(conn: Conn, user_id: int, include_completed: bool) -> list[Row]:
+    """Tasks assigned to the user in projects they belong to, soonest due first."""
+    done = "" if include_completed else " AND t.completed = 0"
+    rows = await conn.fetchall(
+        f"SELECT {FIELDS}, {POSITION}, p.name AS project_name, c.name AS column_name, "
+        "parent.title AS parent_title FROM task_assignees ta "
+        "JOIN tasks t ON t.id = ta.task_id "
+        "JOIN project_members m ON m.project_id = t.project_id AND m.user_id = ta.user_id "
+        "JOIN projects p ON p.id = t.project_id "
+        "LEFT JOIN columns c ON c.id = t.column_id "
+        "LEFT JOIN tasks parent ON parent.id = t.parent_task_id "
+        f"WHERE ta.user_id = ?{done} "
+        "ORDER BY COALESCE(t.due_date, '9999-12-31'), t.priority DESC, t.id LIMIT 1000",
+        (user_id,))
+    for row in rows:
+        _shape(row)
+    return await hydrate(conn, rows)
+
+
 @dataclass
 class TaskFilter:
     """What a task list asks for; every field narrows the list."""

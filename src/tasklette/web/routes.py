@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from tasklette.web import account
+from tasklette.web import account, projects
 from tasklette.web.auth import current_session
 from tasklette.web.pages import redirect
 
@@ -27,4 +27,7 @@ def web_routes() -> list[BaseRoute]:
         Route("/account", account.account_page, methods=["GET", "POST"]),
         Route("/account/tokens", account.tokens_page, methods=["GET", "POST"]),
         Route("/account/tokens/{token_id:id}/revoke", account.revoke_token, methods=["POST"]),
+        Route("/projects", projects.projects_page, methods=["GET", "POST"], name="projects"),
+        # --- board and task pages (web/board.py, web/task_pages.py) ---
+        # --- list view, labels, members, project settings, my tasks ---
     ]
