@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import socket
 import sqlite3
 import threading
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -21,9 +23,15 @@ from tasklette.app import create_app
 from tasklette.services import tokens, users
 from tasklette.services.permissions import Actor
 from tasklette.settings import load_settings
+from tasklette.storage import users as user_store
+from tasklette.storage.postgres import to_numbered
 
 T = TypeVar("T")
 _names = itertools.count(1)
+
+POSTGRES_URL = os.environ.get("TASKLETTE_TEST_POSTGRES_URL", "")
+# The suite runs on SQLite, and on PostgreSQL too when a server is named.
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 
 
 def free_port() -> int:
@@ -74,14 +82,26 @@ class Server:
     def db(self) -> Any:
         return self.app.state.db
 
-    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        """Read rows straight from the database file, as a second process would."""
+    def sql(self, query: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        """Read rows straight from the database, as a second process would.
+
+        Rows can be read by index and by column name, on either engine.
+        """
+        if self.settings.database_url:
+            return self.call(self._postgres_rows(query, params))
         conn = sqlite3.connect(f"file:{self.settings.database_path}?mode=ro", uri=True)
         conn.row_factory = sqlite3.Row
         try:
             return conn.execute(query, params).fetchall()
         finally:
             conn.close()
+
+    async def _postgres_rows(self, query: str, params: tuple[Any, ...]) -> list[Any]:
+        conn = await asyncpg.connect(self.settings.database_url)
+        try:
+            return list(await conn.fetch(to_numbered(query), *params))
+        finally:
+            await conn.close()
 
 
 @dataclass
@@ -98,11 +118,45 @@ class User:
         return Actor(self.id, self.username, self.username)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(tmp_path_factory.mktemp("data")).start()
-    yield server
-    server.stop()
+PASSWORD = "correct horse battery"
+_password_hash: list[str] = []
+
+
+async def _insert_user(server: Server, username: str) -> dict[str, Any]:
+    """A user whose password is PASSWORD; argon2 runs once per session, not per user."""
+    if not _password_hash:
+        _password_hash.append(await users.hash_password(PASSWORD))
+    async with server.db.transaction() as tx:
+        return await user_store.insert(tx, username, username, _password_hash[0], False)
+
+
+async def _admin(statement: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_URL)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A running server on a fresh database of each engine."""
+    data_dir = tmp_path_factory.mktemp("data")
+    if request.param == "sqlite":
+        server = Server(data_dir).start()
+        yield server
+        server.stop()
+        return
+    name = f"tasklette_test_{os.getpid()}_{next(_names)}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        server = Server(data_dir, database_url=url).start()
+        yield server
+        server.stop()
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture
@@ -112,7 +166,7 @@ def make_user(server: Server) -> Iterator[Any]:
 
     def make(prefix: str = "user") -> User:
         username = f"{prefix}{next(_names)}"
-        row = server.call(users.create(server.db, username, "correct horse battery"))
+        row = server.call(_insert_user(server, username))
         actor = Actor(row["id"], row["username"], row["display_name"])
         _, secret = server.call(tokens.create(server.db, actor, "tests"))
         client = httpx.Client(base_url=server.base_url, timeout=30,

@@ -20,7 +20,7 @@ from tasklette.api.routes import api_routes
 from tasklette.headers import SecurityHeaders
 from tasklette.services.errors import ServiceError
 from tasklette.settings import Settings, load_settings
-from tasklette.storage.open import open_database
+from tasklette.storage.open import connect
 from tasklette.web import errors as web_errors
 from tasklette.web.assets import Assets
 from tasklette.web.auth import CSRFMiddleware, SignInRequired, redirect_to_sign_in
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.db = open_database(settings)
+        app.state.db = await connect(settings)
         try:
             yield
         finally:

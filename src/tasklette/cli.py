@@ -37,7 +37,7 @@ def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     """Open the database, run `work` with it, close it; errors become clean messages."""
 
     async def main() -> T:
-        db = storage_open.open_database(settings)
+        db = await storage_open.connect(settings)
         try:
             return await work(db)
         finally:
@@ -79,13 +79,14 @@ def serve(host: str | None = None, port: int | None = None, data_dir: Path | Non
     settings = _settings(host=host, port=port, data_dir=data_dir, workers=workers,
                          log_level=log_level)
     try:
-        applied = storage_open.migrate(settings)
+        applied = asyncio.run(storage_open.migrate_any(settings))
     except SchemaTooNewError as exc:
         raise click.ClickException(str(exc)) from None
     if applied:
         click.echo(f"Migrated the database to schema version {applied[-1]}.")
-    click.echo(f"Tasklette on http://{settings.host}:{settings.port} "
-               f"(data in {settings.data_dir.resolve()})")
+    where = ("PostgreSQL" if storage_open.uses_postgres(settings)
+             else f"data in {settings.data_dir.resolve()}")
+    click.echo(f"Tasklette on http://{settings.host}:{settings.port} ({where})")
     common: dict[str, Any] = {
         "host": settings.host, "port": settings.port, "log_level": settings.log_level,
         "access_log": settings.access_log, "proxy_headers": True, "server_header": False,
@@ -109,7 +110,7 @@ def migrate(data_dir: Path | None) -> None:
     """Create the database or bring it to the newest schema."""
     settings = _settings(data_dir=data_dir)
     try:
-        applied = storage_open.migrate(settings)
+        applied = asyncio.run(storage_open.migrate_any(settings))
     except SchemaTooNewError as exc:
         raise click.ClickException(str(exc)) from None
     if applied:

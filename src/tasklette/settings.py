@@ -55,6 +55,11 @@ class Setting:
 SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("data_dir", Path, Path("tasklette-data"),
             "Directory holding the SQLite database and uploaded files; created on first run."),
+    Setting("database_url", str, "",
+            "PostgreSQL URL (postgresql://user:pass@host/db) to use instead of SQLite in the "
+            "data directory.", secret=True),
+    Setting("database_pool_size", _parse_positive_int, 20,
+            "Most PostgreSQL connections one process opens."),
     Setting("host", str, "127.0.0.1", "Address `tasklette serve` listens on."),
     Setting("port", _parse_positive_int, 8000, "TCP port `tasklette serve` listens on."),
     Setting("workers", _parse_positive_int, 1,
@@ -83,6 +88,8 @@ class Settings:
     """The effective, validated settings of one Tasklette instance."""
 
     data_dir: Path = Path("tasklette-data")
+    database_url: str = ""
+    database_pool_size: int = 20
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 
 from tasklette.api import account, projects, schemas, tasks
 from tasklette.api.http import JSON, authenticate, parse_body, parse_query
+from tasklette.storage.database import TransientError
 
 
 class IdConvertor(Convertor[int]):
@@ -57,7 +58,14 @@ class Endpoint:
                 kwargs["query"] = parse_query(request, query_model)
             if body_model is not None:
                 kwargs["body"] = await parse_body(request, body_model)
-            result = await view(request, actor, **kwargs)
+            for attempt in range(3):
+                try:
+                    result = await view(request, actor, **kwargs)
+                    break
+                except TransientError:
+                    # Rolled back by a conflict with another writer: nothing was saved.
+                    if attempt == 2:
+                        raise
             if isinstance(result, Response):
                 return result
             if status == 204:

@@ -75,6 +75,7 @@ async def delete(db: Database, actor: Actor, column_id: int, move_to: int | None
             if move_to == column_id or not await columns.in_project(tx, project_id, move_to):
                 raise Invalid("move_to must be another column of the same project",
                               field="move_to")
+            await columns.lock(tx, column_id, move_to)
             moved = await tasks.move_column_tasks(tx, column_id, move_to)
         elif column["task_count"]:
             raise Conflict(f"the column still holds {column['task_count']} tasks: delete them "

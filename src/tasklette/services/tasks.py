@@ -41,8 +41,10 @@ async def _full(conn: Conn, task_id: int, *, with_subtasks: bool = True) -> Row:
     return task
 
 
-async def _editable(tx: Tx, actor: Actor, task_id: int) -> Row:
-    task = await tasks.get_for_member(tx, task_id, actor.id)
+async def _editable(tx: Tx, actor: Actor, task_id: int,
+                    target_column: int | None = None) -> Row:
+    # Locked: the read-check-write that follows must not interleave with another.
+    task = await tasks.get_locked_for_member(tx, task_id, actor.id, target_column)
     if task is None:
         raise NotFound("task not found")
     permissions.require_edit(task.pop("role"), "task")
@@ -104,6 +106,7 @@ async def create(db: Database, actor: Actor, project_id: int, fields: TaskFields
             if len(await tasks.ancestors(tx, parent_task_id)) >= MAX_SUBTASK_DEPTH:
                 raise Invalid(f"subtasks can be nested at most {MAX_SUBTASK_DEPTH} deep",
                               field="parent_task_id")
+            await tasks.lock(tx, parent_task_id)
             scope = Scope(parent_task_id=parent_task_id)
         else:
             column_id = fields.column_id
@@ -114,6 +117,7 @@ async def create(db: Database, actor: Actor, project_id: int, fields: TaskFields
                                   field="column_id")
             elif not await columns.in_project(tx, project_id, column_id):
                 raise Invalid("no such column in this project", field="column_id")
+            await columns.lock(tx, column_id)
             scope = Scope(column_id=column_id)
         _check_dates(fields.start_date, fields.due_date)
         if fields.label_ids:
@@ -154,7 +158,7 @@ async def update(db: Database, actor: Actor, task_id: int, fields: TaskFields,
             "name the version you are changing, in an If-Match header or a 'version' field, "
             "so that nobody's change is silently overwritten")
     async with db.transaction() as tx:
-        current = await _editable(tx, actor, task_id)
+        current = await _editable(tx, actor, task_id, fields.column_id)
         if current["version"] != expected_version:
             raise Conflict(
                 f"the task was changed by someone else (version {current['version']}, "
@@ -195,7 +199,7 @@ async def move(db: Database, actor: Actor, task_id: int, column_id: int | None,
                position: int | None) -> Row:
     """Move a task to `position` (0-based; None: the end) of a column, or of its parent's list."""
     async with db.transaction() as tx:
-        current = await _editable(tx, actor, task_id)
+        current = await _editable(tx, actor, task_id, column_id)
         project_id = current["project_id"]
         if current["parent_task_id"] is not None:
             if column_id is not None:
@@ -206,7 +210,6 @@ async def move(db: Database, actor: Actor, task_id: int, column_id: int | None,
             target = current["column_id"] if column_id is None else column_id
             if not await columns.in_project(tx, project_id, target):
                 raise Invalid("no such column in this project", field="column_id")
-            await columns.lock(tx, target)
             scope = Scope(column_id=target)
         rank = await tasks.rank_at(tx, scope, position, exclude_id=task_id)
         await tasks.update(tx, task_id, {"column_id": scope.column_id, "rank": rank}, actor.id)

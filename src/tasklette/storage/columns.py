@@ -79,10 +79,12 @@ async def delete(tx: Tx, project_id: int, column_id: int, position: int) -> None
         (project_id, position))
 
 
-async def lock(tx: Tx, column_id: int) -> None:
-    """Serialise writers placing tasks in this column.
+async def lock(tx: Tx, *column_ids: int) -> None:
+    """Serialise writers placing tasks in these columns (locked in id order).
 
-    SQLite already has a single writer; PostgreSQL takes a row lock.
+    SQLite already has a single writer; PostgreSQL takes row locks. Lock order
+    everywhere: project, then columns, then tasks — so writers never deadlock.
     """
     if tx.dialect == "postgresql":
-        await tx.fetchval("SELECT id FROM columns WHERE id = ? FOR UPDATE", (column_id,))
+        for column_id in sorted(set(column_ids)):
+            await tx.fetchval("SELECT id FROM columns WHERE id = ? FOR UPDATE", (column_id,))

@@ -69,5 +69,9 @@ class IntegrityError(Exception):
     """A constraint of the schema refused a change (unique, foreign key, check)."""
 
 
+class TransientError(Exception):
+    """The transaction was rolled back by a conflict (deadlock, serialisation): retry it."""
+
+
 class SchemaTooNewError(RuntimeError):
     """The database was migrated by a newer Tasklette than this one."""

@@ -1,26 +1,54 @@
-"""Opening the configured database: create its directory, migrate, connect."""
+"""Opening the configured database: create it or bring it up to date, then connect."""
 
 from __future__ import annotations
+
+import asyncpg
 
 from tasklette.settings import Settings
 from tasklette.storage import migrations
 from tasklette.storage.database import Database
-from tasklette.storage.sqlite import SQLiteDatabase, connect
+from tasklette.storage.postgres import PostgresDatabase
+from tasklette.storage.sqlite import SQLiteDatabase
+from tasklette.storage.sqlite import connect as sqlite_connect
+
+
+def uses_postgres(settings: Settings) -> bool:
+    return settings.database_url.startswith(("postgresql://", "postgres://"))
 
 
 def migrate(settings: Settings) -> list[int]:
-    """Bring the database to the newest schema; return the versions applied."""
+    """Bring a SQLite database to the newest schema; return the versions applied."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    conn = connect(settings.database_path, synchronous=settings.sqlite_synchronous,
-                   busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    conn = sqlite_connect(settings.database_path, synchronous=settings.sqlite_synchronous,
+                          busy_timeout_ms=settings.sqlite_busy_timeout_ms)
     try:
         return migrations.migrate_sqlite(conn)
     finally:
         conn.close()
 
 
-def open_database(settings: Settings) -> Database:
-    """Migrate, then open the database for serving (must be called inside an event loop)."""
+async def migrate_any(settings: Settings) -> list[int]:
+    """Bring the configured database (SQLite or PostgreSQL) to the newest schema."""
+    if not uses_postgres(settings):
+        return migrate(settings)
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        return await migrations.migrate_postgres(conn)
+    finally:
+        await conn.close()
+
+
+def open_database(settings: Settings) -> SQLiteDatabase:
+    """Migrate, then open a SQLite database (call inside an event loop)."""
     migrate(settings)
     return SQLiteDatabase(settings.database_path, synchronous=settings.sqlite_synchronous,
                           busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+
+
+async def connect(settings: Settings) -> Database:
+    """Migrate, then open the configured database: PostgreSQL for a postgresql:// URL."""
+    if not uses_postgres(settings):
+        return open_database(settings)
+    await migrate_any(settings)
+    return await PostgresDatabase.open(settings.database_url,
+                                       max_size=settings.database_pool_size)

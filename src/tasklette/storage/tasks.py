@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from tasklette.clock import now_iso
-from tasklette.storage import dialect
+from tasklette.storage import columns, dialect
 from tasklette.storage.database import Conn, Row, Tx
 
 PRIORITIES = ("none", "low", "medium", "high", "urgent")
@@ -78,6 +78,33 @@ async def get(conn: Conn, task_id: int) -> Row | None:
 async def raw(conn: Conn, task_id: int) -> Row | None:
     """The stored row, rank included, for the writer deciding a move."""
     return await conn.fetchone(f"SELECT {FIELDS} FROM tasks t WHERE t.id = ?", (task_id,))
+
+
+async def lock(tx: Tx, task_id: int) -> None:
+    """Serialise writers of this task (and of its subtask list).
+
+    SQLite already has a single writer; PostgreSQL takes a row lock.
+    """
+    if tx.dialect == "postgresql":
+        await tx.fetchval("SELECT id FROM tasks WHERE id = ? FOR UPDATE", (task_id,))
+
+
+async def get_locked_for_member(tx: Tx, task_id: int, user_id: int,
+                                target_column: int | None = None) -> Row | None:
+    """The task with the member's role, locked against concurrent changes.
+
+    On PostgreSQL the task's list (its column and `target_column`, or its parent)
+    is locked before the task itself, the order every writer follows.
+    """
+    task = await get_for_member(tx, task_id, user_id)
+    if task is None or tx.dialect != "postgresql":
+        return task
+    if task["parent_task_id"] is not None:
+        await lock(tx, task["parent_task_id"])
+    else:
+        await columns.lock(tx, *{task["column_id"], target_column} - {None})
+    await lock(tx, task_id)
+    return await get_for_member(tx, task_id, user_id)  # what it is now that it is ours
 
 
 async def in_project(conn: Conn, project_id: int, task_id: int) -> bool:

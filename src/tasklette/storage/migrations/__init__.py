@@ -12,6 +12,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 from tasklette.storage.database import SchemaTooNewError
 
@@ -90,3 +91,33 @@ def migrate_sqlite(conn: sqlite3.Connection) -> list[int]:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+
+
+_PG_LOCK = 7_426_001  # an arbitrary, fixed advisory-lock key: one migrator at a time
+
+
+async def migrate_postgres(conn: Any) -> list[int]:
+    """Apply pending migrations over an asyncpg connection; return the versions applied."""
+    migrations = all_migrations()
+    applied: list[int] = []
+    while True:
+        async with conn.transaction():
+            await conn.execute(f"SELECT pg_advisory_xact_lock({_PG_LOCK})")
+            await conn.execute("CREATE TABLE IF NOT EXISTS schema_version "
+                               "(version INTEGER NOT NULL, applied_at TEXT NOT NULL)")
+            current = int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) "
+                                              "FROM schema_version"))
+            if current > len(migrations):
+                raise SchemaTooNewError(
+                    f"the database is at schema version {current}, but this Tasklette "
+                    f"knows only up to {len(migrations)}: upgrade Tasklette")
+            if current == len(migrations):
+                return applied
+            migration = migrations[current]
+            for statement in _split_statements(migration.render("postgresql")):
+                await conn.execute(statement)
+            await conn.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES ($1, "
+                "to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))",
+                migration.version)
+            applied.append(migration.version)

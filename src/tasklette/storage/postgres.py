@@ -1,0 +1,149 @@
+"""The PostgreSQL engine: a pool of asyncpg connections, one transaction per unit of work.
+
+Storage modules write `?` placeholders; they become `$1, $2, …` here (once per
+statement text, cached). Concurrent writers are kept consistent by row locks the
+storage modules take where order matters (`columns.lock`, `tasks.lock`), and by
+the same unique indexes as on SQLite.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from typing import Any
+
+import asyncpg
+
+from tasklette.storage.database import IntegrityError, Params, Row, TransientError
+
+_TRANSIENT = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+
+
+@lru_cache(maxsize=2048)
+def to_numbered(sql: str) -> str:
+    """`?` placeholders as PostgreSQL's `$n` (question marks inside quotes are kept)."""
+    parts = re.split(r"('(?:[^']|'')*')", sql)
+    counter = 0
+    for i in range(0, len(parts), 2):
+        def number(_: re.Match[str]) -> str:
+            nonlocal counter
+            counter += 1
+            return f"${counter}"
+        parts[i] = re.sub(r"\?", number, parts[i])
+    return "".join(parts)
+
+
+class PostgresConn:
+    """Runs SQL on one pooled connection; constraint violations become IntegrityError."""
+
+    dialect = "postgresql"
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self._conn = conn
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        try:
+            row = await self._conn.fetchrow(to_numbered(sql), *params)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
+        except _TRANSIENT as exc:
+            raise TransientError(str(exc)) from exc
+        return None if row is None else dict(row)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        try:
+            rows = await self._conn.fetch(to_numbered(sql), *params)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
+        except _TRANSIENT as exc:
+            raise TransientError(str(exc)) from exc
+        return [dict(row) for row in rows]
+
+    async def fetchtuples(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        try:
+            rows = await self._conn.fetch(to_numbered(sql), *params)
+        except _TRANSIENT as exc:
+            raise TransientError(str(exc)) from exc
+        return [tuple(row) for row in rows]
+
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
+        try:
+            return await self._conn.fetchval(to_numbered(sql), *params)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
+        except _TRANSIENT as exc:
+            raise TransientError(str(exc)) from exc
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        try:
+            status = await self._conn.execute(to_numbered(sql), *params)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
+        except _TRANSIENT as exc:
+            raise TransientError(str(exc)) from exc
+        count = status.rsplit(" ", 1)[-1]
+        return int(count) if count.isdigit() else 0
+
+    async def executemany(self, sql: str, seq: Iterable[Params]) -> None:
+        try:
+            await self._conn.executemany(to_numbered(sql), [tuple(p) for p in seq])
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(str(exc)) from exc
+        except _TRANSIENT as exc:
+            raise TransientError(str(exc)) from exc
+
+
+class PostgresTx(PostgresConn):
+    def __init__(self, conn: asyncpg.Connection, publish: Callable[[Row], None]) -> None:
+        super().__init__(conn)
+        self._publish = publish
+        self.callbacks: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self.callbacks.append(callback)
+
+    def emit(self, event: Row) -> None:
+        publish = self._publish
+        self.callbacks.append(lambda: publish(event))
+
+
+class PostgresDatabase:
+    """A Tasklette database on a PostgreSQL server."""
+
+    dialect = "postgresql"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._publish: Callable[[Row], None] = lambda event: None
+
+    @classmethod
+    async def open(cls, url: str, *, min_size: int = 2, max_size: int = 20
+                   ) -> PostgresDatabase:
+        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
+        assert pool is not None
+        return cls(pool)
+
+    def set_publisher(self, publish: Callable[[Row], None]) -> None:
+        self._publish = publish
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[PostgresConn]:
+        async with self._pool.acquire() as conn:
+            yield PostgresConn(conn)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PostgresTx]:
+        async with self._pool.acquire() as conn:
+            tx = PostgresTx(conn, self._publish)
+            try:
+                async with conn.transaction():
+                    yield tx
+            except _TRANSIENT as exc:  # raised by COMMIT
+                raise TransientError(str(exc)) from exc
+        for callback in tx.callbacks:
+            callback()
+
+    async def close(self) -> None:
+        await self._pool.close()
