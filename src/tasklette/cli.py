@@ -69,15 +69,18 @@ def main(ctx: click.Context) -> None:
 @click.option("--port", type=int, default=None, help="Port [env: TASKLETTE_PORT; "
                                                      "default: 8000].")
 @data_dir_option
+@click.option("--database", "database_url", default=None,
+              help="PostgreSQL URL to use instead of SQLite [env: TASKLETTE_DATABASE_URL].")
 @click.option("--workers", type=int, default=None,
               help="Server processes [env: TASKLETTE_WORKERS; default: 1].")
 @click.option("--log-level", default=None, help="debug, info, warning or error "
                                                 "[env: TASKLETTE_LOG_LEVEL].")
 def serve(host: str | None = None, port: int | None = None, data_dir: Path | None = None,
-          workers: int | None = None, log_level: str | None = None) -> None:
+          database_url: str | None = None, workers: int | None = None,
+          log_level: str | None = None) -> None:
     """Serve Tasklette over HTTP (the database is created and migrated first)."""
-    settings = _settings(host=host, port=port, data_dir=data_dir, workers=workers,
-                         log_level=log_level)
+    settings = _settings(host=host, port=port, data_dir=data_dir, database_url=database_url,
+                         workers=workers, log_level=log_level)
     try:
         applied = asyncio.run(storage_open.migrate_any(settings))
     except SchemaTooNewError as exc:
@@ -106,9 +109,11 @@ def serve(host: str | None = None, port: int | None = None, data_dir: Path | Non
 
 @main.command()
 @data_dir_option
-def migrate(data_dir: Path | None) -> None:
+@click.option("--database", "database_url", default=None,
+              help="PostgreSQL URL to use instead of SQLite [env: TASKLETTE_DATABASE_URL].")
+def migrate(data_dir: Path | None, database_url: str | None) -> None:
     """Create the database or bring it to the newest schema."""
-    settings = _settings(data_dir=data_dir)
+    settings = _settings(data_dir=data_dir, database_url=database_url)
     try:
         applied = asyncio.run(storage_open.migrate_any(settings))
     except SchemaTooNewError as exc:
