@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette_compress import CompressMiddleware, remove_compress_type
 
@@ -39,6 +39,10 @@ async def api_docs(request: Request) -> Response:
     return render(request, "api_docs.html", {"doc": request.app.state.openapi})
 
 
+async def favicon(request: Request) -> Response:
+    return RedirectResponse(request.app.state.assets.url("favicon.svg"), status_code=301)
+
+
 async def healthz(request: Request) -> Response:
     return http.JSON({"status": "ok"})
 
@@ -58,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     assets = Assets()
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
+        Route("/favicon.ico", favicon),
         Route("/api/v1/openapi.json", openapi_json),
         Route("/api/docs", api_docs, name="api_docs"),
         *api_routes(),

@@ -6,7 +6,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from tasklette.web import account, projects
+from tasklette.web import (
+    account,
+    board,
+    labels_page,
+    members_page,
+    my_tasks,
+    project_settings,
+    projects,
+    task_list,
+    task_pages,
+)
 from tasklette.web.auth import current_session
 from tasklette.web.pages import redirect
 
@@ -29,5 +39,41 @@ def web_routes() -> list[BaseRoute]:
         Route("/account/tokens/{token_id:id}/revoke", account.revoke_token, methods=["POST"]),
         Route("/projects", projects.projects_page, methods=["GET", "POST"], name="projects"),
         # --- board and task pages (web/board.py, web/task_pages.py) ---
+        Route("/projects/{project_id:id}", board.board_page, methods=["GET"], name="board"),
+        Route("/projects/{project_id:id}/tasks", board.quick_add, methods=["POST"]),
+        Route("/projects/{project_id:id}/columns", board.add_column, methods=["POST"]),
+        Route("/projects/{project_id:id}/columns/{column_id:id}/rename", board.rename_column,
+              methods=["POST"]),
+        Route("/projects/{project_id:id}/columns/{column_id:id}/delete", board.delete_column,
+              methods=["POST"]),
+        Route("/tasks/{task_id:id}", task_pages.task_page, methods=["GET"], name="task"),
+        Route("/tasks/{task_id:id}", task_pages.update_task, methods=["POST"]),
+        Route("/tasks/{task_id:id}/complete", task_pages.set_completed, methods=["POST"]),
+        Route("/tasks/{task_id:id}/subtasks", task_pages.add_subtask, methods=["POST"]),
+        Route("/tasks/{task_id:id}/delete", task_pages.delete_task, methods=["POST"]),
+        Route("/tasks/{task_id:id}/comments", task_pages.add_comment, methods=["POST"]),
+        Route("/comments/{comment_id:id}/edit", task_pages.edit_comment, methods=["POST"]),
+        Route("/comments/{comment_id:id}/delete", task_pages.delete_comment, methods=["POST"]),
         # --- list view, labels, members, project settings, my tasks ---
+        Route("/projects/{project_id:id}/list", task_list.list_page, methods=["GET"]),
+        Route("/projects/{project_id:id}/labels", labels_page.labels_page,
+              methods=["GET", "POST"]),
+        Route("/projects/{project_id:id}/labels/{label_id:id}", labels_page.update_label,
+              methods=["POST"]),
+        Route("/projects/{project_id:id}/labels/{label_id:id}/delete",
+              labels_page.delete_label, methods=["POST"]),
+        Route("/projects/{project_id:id}/members", members_page.members_page,
+              methods=["GET", "POST"]),
+        Route("/projects/{project_id:id}/members/{username}/role", members_page.change_role,
+              methods=["POST"]),
+        Route("/projects/{project_id:id}/members/{username}/remove",
+              members_page.remove_member, methods=["POST"]),
+        Route("/projects/{project_id:id}/leave", members_page.leave_project, methods=["POST"]),
+        Route("/projects/{project_id:id}/settings", project_settings.settings_page,
+              methods=["GET", "POST"]),
+        Route("/projects/{project_id:id}/archive", project_settings.archive_project,
+              methods=["POST"]),
+        Route("/projects/{project_id:id}/delete", project_settings.delete_project,
+              methods=["POST"]),
+        Route("/my-tasks", my_tasks.my_tasks_page, methods=["GET"], name="my_tasks"),
     ]

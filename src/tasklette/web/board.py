@@ -1,0 +1,181 @@
+"""The board page: a project's columns of cards, quick-add, and managing columns.
+
+Dragging cards and columns goes through the JSON API (board.js); the forms here are
+plain POSTs that also work without JavaScript, and quick-add answers htmx with the
+new card alone.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tasklette.api.schemas import ColumnCreate, ColumnUpdate, Id, TaskCreate
+from tasklette.services import columns, permissions, tasks
+from tasklette.services.errors import Conflict, Invalid, NotFound
+from tasklette.services.sessions import Session
+from tasklette.web.auth import require_session
+from tasklette.web.pages import Form, read_form, redirect, render, templates
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _empty_is_none(value: Any) -> Any:
+    return None if value == "" else value
+
+
+class ColumnDeleteForm(BaseModel):
+    move_to: Annotated[Id | None, BeforeValidator(_empty_is_none)] = None
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+@functools.lru_cache(maxsize=1024)
+def short_date(iso: str, today: str) -> str:
+    """`2026-05-31` as `31 May`, with the year when it is not this year's."""
+    year, month, day = iso[:4], int(iso[5:7]), int(iso[8:10])
+    text = f"{day} {MONTHS[month - 1]}"
+    return text if year == today[:4] else f"{text} {year}"
+
+
+def initials(name: str) -> str:
+    """`Ana Souza` as `AS`; one word gives its first letter."""
+    words = name.split()
+    return "".join(word[0] for word in words[:2]).upper() if words else "?"
+
+
+def card_macros() -> Any:
+    """The macros of templates/board/_card.html (`card`, `label_chip`, `person_chip`)."""
+    return templates.get_template("board/_card.html").module
+
+
+def card_view(task: dict[str, Any], today: str, macros: Any = None) -> dict[str, Any]:
+    """Add what a card shows beyond the task's fields: due text, overdue, chips."""
+    # A board's tasks share their label and person dicts, so each chip is rendered
+    # once per board rather than once per card.
+    macros = macros or card_macros()
+    for label in task["labels"]:
+        if "chip" not in label:
+            label["chip"] = macros.label_chip(label)
+    for person in task["assignees"]:
+        if "chip" not in person:
+            person["initials"] = initials(person["display_name"] or person["username"])
+            person["chip"] = macros.person_chip(person)
+    due = task["due_date"]
+    task["due_text"] = short_date(due, today) if due else ""
+    task["overdue"] = bool(due) and due < today and not task["completed"]
+    return task
+
+
+def today_iso() -> str:
+    return datetime.date.today().isoformat()
+
+
+def _message(text: str) -> str:
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
+
+
+async def _board(request: Request, session: Session, project_id: int, *,
+                 forms: dict[str, Form] | None = None, status: int = 200) -> Response:
+    """Render the board; `forms` holds a submitted form to show again with its errors."""
+    project, cols, rows = await tasks.board(request.app.state.db, session.actor, project_id)
+    today, macros = today_iso(), card_macros()
+    by_column: dict[int, list[dict[str, Any]]] = {column["id"]: [] for column in cols}
+    for task in rows:
+        by_column[task["column_id"]].append(card_view(task, today, macros))
+    return render(request, "board/board.html", {
+        "project": project, "columns": cols, "cards": by_column, "tab": "board",
+        "can_edit": permissions.can_edit(project["role"]), "forms": forms or {},
+        "nav": "projects"}, status=status, headers={"vary": "HX-Request"})
+
+
+async def board_page(request: Request) -> Response:
+    session = await require_session(request)
+    return await _board(request, session, request.path_params["project_id"])
+
+
+async def quick_add(request: Request) -> Response:
+    """Create a task from a column's quick-add form; htmx gets the new card."""
+    session = await require_session(request)
+    project_id = request.path_params["project_id"]
+    data, form = await read_form(request, TaskCreate, fields=("title", "column_id"))
+    if data is not None:
+        try:
+            task = await tasks.create(request.app.state.db, session.actor, project_id,
+                                      tasks.TaskFields(title=data.title,
+                                                       column_id=data.column_id))
+        except Invalid as exc:
+            form.error("title", _message(exc.detail))
+        else:
+            if is_htmx(request):
+                return render(request, "board/_card.html",
+                              {"task": card_view(task, today_iso()), "can_edit": True},
+                              status=201)
+            return redirect(f"/projects/{project_id}", request)
+    if is_htmx(request):
+        # htmx does not swap error answers: the message goes to the page's toast.
+        message = next(iter(form.errors.values()), "That task could not be added.")
+        return Response(message, status_code=422, media_type="text/plain",
+                        headers={"hx-reswap": "none"})
+    column = form.values.get("column_id", "")
+    return await _board(request, session, project_id, forms={f"add-{column}": form},
+                        status=422)
+
+
+async def add_column(request: Request) -> Response:
+    session = await require_session(request)
+    project_id = request.path_params["project_id"]
+    data, form = await read_form(request, ColumnCreate, fields=("name",))
+    if data is not None:
+        await columns.create(request.app.state.db, session.actor, project_id, data.name)
+        return redirect(f"/projects/{project_id}", request)
+    return await _board(request, session, project_id, forms={"new-column": form},
+                        status=422)
+
+
+async def _column_of(request: Request, session: Session) -> dict[str, Any]:
+    """The column named in the URL, if it belongs to the project named there."""
+    project_id, column_id = request.path_params["project_id"], request.path_params["column_id"]
+    for column in await columns.list_for_project(request.app.state.db, session.actor,
+                                                 project_id):
+        if column["id"] == column_id:
+            return column
+    raise NotFound("column not found")
+
+
+async def rename_column(request: Request) -> Response:
+    session = await require_session(request)
+    data, form = await read_form(request, ColumnUpdate, fields=("name",))
+    column = await _column_of(request, session)
+    if data is not None and data.name is not None:
+        await columns.update(request.app.state.db, session.actor, column["id"], data.name,
+                             None)
+        return redirect(f"/projects/{column['project_id']}", request)
+    form.errors.setdefault("name", "Fill this in")
+    return await _board(request, session, column["project_id"],
+                        forms={f"rename-{column['id']}": form}, status=422)
+
+
+async def delete_column(request: Request) -> Response:
+    session = await require_session(request)
+    data, form = await read_form(request, ColumnDeleteForm)
+    column = await _column_of(request, session)
+    status = 422
+    if data is not None:
+        try:
+            await columns.delete(request.app.state.db, session.actor, column["id"],
+                                 data.move_to)
+        except (Conflict, Invalid) as exc:
+            form.error("move_to", _message(exc.detail))
+            status = exc.status
+        else:
+            return redirect(f"/projects/{column['project_id']}", request)
+    return await _board(request, session, column["project_id"],
+                        forms={f"delete-{column['id']}": form}, status=status)
