@@ -162,3 +162,49 @@ def test_security_headers_and_compression(browse: Any) -> None:
     assert "immutable" in css.headers["cache-control"]
     assert css.headers["content-encoding"] == "gzip"
     assert tab.page("/static/css/app.000000000000.css").status_code == 404
+
+
+def test_an_idle_session_ends(server: Server, browse: Any) -> None:
+    tab = browse()
+    assert tab.page("/projects").status_code == 200
+
+    async def age_sessions() -> None:
+        async with server.db.transaction() as tx:
+            await tx.execute("UPDATE sessions SET last_seen_at = ? WHERE user_id = ?",
+                             ("2020-01-01T00:00:00.000000Z", tab.user.id))
+
+    server.call(age_sessions())
+    assert tab.page("/projects").headers["location"].startswith("/signin")
+    assert server.sql("SELECT COUNT(*) FROM sessions WHERE user_id = ?",
+                      (tab.user.id,))[0][0] == 0
+
+
+def test_sign_up_is_off_by_default_and_works_when_on(server: Server,
+                                                     tmp_path: Any) -> None:
+    with httpx.Client(base_url=server.base_url) as client:
+        assert client.get("/signup").status_code == 404
+        refused = form_post(client, "/signup", {"username": "mallory", "password": "x" * 10,
+                                                "password_again": "x" * 10})
+        assert refused.status_code == 404
+    open_server = Server(tmp_path, allow_signup=True).start()
+    try:
+        with httpx.Client(base_url=open_server.base_url) as client:
+            first = client.get("/", follow_redirects=True)
+            assert "Welcome to Tasklette" in first.text  # no users yet: setup comes first
+            form_post(client, "/setup", {"username": "admin", "password": "admin password",
+                                         "password_again": "admin password"})
+            client.cookies.clear()
+            assert "Create an account" in client.get("/signup").text
+            short = form_post(client, "/signup", {"username": "newbie", "password": "short",
+                                                  "password_again": "short"})
+            assert short.status_code == 422 and "at least 8" in short.text
+            assert 'value="newbie"' in short.text
+            made = form_post(client, "/signup", {"username": "newbie",
+                                                 "display_name": "New Bie",
+                                                 "password": "long enough",
+                                                 "password_again": "long enough"})
+            assert made.status_code == 303
+            assert client.get("/api/v1/me").json()["username"] == "newbie"
+            assert client.get("/setup").headers["location"] == "/signin"  # setup is over
+    finally:
+        open_server.stop()
