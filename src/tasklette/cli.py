@@ -92,6 +92,7 @@ def serve(host: str | None = None, port: int | None = None, data_dir: Path | Non
     click.echo(f"Tasklette on http://{settings.host}:{settings.port} ({where})")
     common: dict[str, Any] = {
         "host": settings.host, "port": settings.port, "log_level": settings.log_level,
+        "loop": settings.event_loop,
         "access_log": settings.access_log, "proxy_headers": True, "server_header": False,
         "timeout_graceful_shutdown": 10,
     }

@@ -30,6 +30,13 @@ def _parse_positive_int(raw: str) -> int:
     return value
 
 
+def _parse_event_loop(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"asyncio", "uvloop"}:
+        raise ValueError("expected asyncio or uvloop")
+    return value
+
+
 def _parse_synchronous(raw: str) -> str:
     value = raw.strip().upper()
     if value not in {"FULL", "NORMAL", "EXTRA"}:
@@ -65,6 +72,9 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("workers", _parse_positive_int, 1,
             "Number of server processes `tasklette serve` starts."),
     Setting("log_level", str, "info", "Server log level: debug, info, warning or error."),
+    Setting("event_loop", _parse_event_loop, "asyncio",
+            "Event loop of the server: asyncio, or uvloop. Measured here, asyncio served "
+            "as many requests with far shorter worst-case waits under load."),
     Setting("access_log", _parse_bool, False,
             "Log every request (a reverse proxy usually does this already)."),
     Setting("sqlite_synchronous", _parse_synchronous, "FULL",
@@ -94,6 +104,7 @@ class Settings:
     port: int = 8000
     workers: int = 1
     log_level: str = "info"
+    event_loop: str = "asyncio"
     access_log: bool = False
     sqlite_synchronous: str = "FULL"
     sqlite_busy_timeout_ms: int = 5000

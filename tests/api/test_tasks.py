@@ -275,3 +275,34 @@ def test_attach_and_detach_labels(owner: User, project: dict[str, Any]) -> None:
         f"/api/v1/tasks/{task['id']}/labels/{foreign['id']}").status_code == 404
     assert owner.client.post(f"/api/v1/projects/{pid}/tasks", json={
         "title": "t", "label_ids": [foreign["id"]]}).status_code == 422
+
+
+def test_positions_are_the_same_whatever_the_page_or_filter(owner: User,
+                                                            project: dict[str, Any]) -> None:
+    pid = project["id"]
+    columns = [c["id"] for c in columns_of(owner, pid)]
+    label = owner.client.post(f"/api/v1/projects/{pid}/labels",
+                              json={"name": "odd", "color": "#123456"}).json()
+    for i in range(14):
+        create(owner, pid, title=f"p{i}", column_id=columns[i % 2],
+               label_ids=[label["id"]] if i % 3 == 0 else [])
+    everything = owner.client.get(f"/api/v1/projects/{pid}/tasks",
+                                  params={"limit": 200}).json()["items"]
+    truth = {t["id"]: (t["column_id"], t["position"]) for t in everything}
+    for column in columns[:2]:
+        assert sorted(p for c, p in truth.values() if c == column) == list(range(7))
+    paged: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 3, "sort": "-position"}
+        if cursor:
+            params["cursor"] = cursor
+        page = owner.client.get(f"/api/v1/projects/{pid}/tasks", params=params).json()
+        paged += page["items"]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert {t["id"]: (t["column_id"], t["position"]) for t in paged} == truth
+    filtered = owner.client.get(f"/api/v1/projects/{pid}/tasks",
+                                params={"label": label["id"]}).json()["items"]
+    assert len(filtered) == 5
+    assert all(truth[t["id"]] == (t["column_id"], t["position"]) for t in filtered)

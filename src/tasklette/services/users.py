@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 
 from argon2 import PasswordHasher
@@ -67,7 +68,7 @@ async def verify_password(db: Database, username: str, password: str) -> Actor |
         stored = await store.password_hash(conn, user["id"]) if user else None
     try:
         # With no such user, verify against a dummy hash so timing does not tell.
-        await asyncio.to_thread(_hasher.verify, stored or _DUMMY_HASH, password)
+        await asyncio.to_thread(_hasher.verify, stored or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None:
@@ -114,4 +115,6 @@ async def by_username(db: Database, username: str) -> Row:
     return user
 
 
-_DUMMY_HASH = _hasher.hash("tasklette-no-such-user")
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash("tasklette-no-such-user")

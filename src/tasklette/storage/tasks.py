@@ -189,11 +189,24 @@ async def hydrate(conn: Conn, tasks: list[Row], *, with_subtasks: bool = False) 
     return tasks
 
 
-async def _set_positions(conn: Conn, rows: list[Row]) -> None:
-    """Fill in each row's 0-based place in its list (column or parent)."""
+async def _set_positions(conn: Conn, rows: list[Row], contiguous: bool) -> None:
+    """Fill in each row's 0-based place in its list (column or parent).
+
+    `contiguous`: the rows of each list follow each other with none left out (an
+    unfiltered page in board order), so one count per list places them all.
+    """
     scopes: dict[Scope, list[Row]] = {}
     for row in rows:
         scopes.setdefault(scope_of(row), []).append(row)
+    if contiguous:
+        for scope, members in scopes.items():
+            where, params = scope.where()
+            members.sort(key=lambda row: row["rank"])
+            before = await conn.fetchval(f"SELECT COUNT(*) FROM tasks WHERE {where} "
+                                         "AND rank < ?", (*params, members[0]["rank"]))
+            for i, row in enumerate(members):
+                row["position"] = int(before) + i
+        return
     if len(scopes) > 8:
         # Rows from many lists (e.g. subtasks of many parents): count per row instead.
         ids = [row["id"] for row in rows]
@@ -397,7 +410,11 @@ async def list_page(conn: Conn, project_id: int, flt: TaskFilter, sort: str, des
     for row in rows:
         for i in range(len(keys)):
             del row[f"k{i}"]
-    await _set_positions(conn, rows)
+    narrowed = (flt.label_id, flt.assignee_id, flt.due_before, flt.due_after, flt.completed,
+                flt.text)
+    contiguous = (sort == "position" and flt.parent != "any" and not flt.priorities
+                  and all(value is None or value == "" for value in narrowed))
+    await _set_positions(conn, rows, contiguous)
     for row in rows:
         _shape(row)
     return await hydrate(conn, rows), next_cursor
