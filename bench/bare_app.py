@@ -29,8 +29,12 @@ def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8001
     host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
     # The same arguments as `tasklette serve` with default settings (1 worker).
+    # The loop follows TASKLETTE_EVENT_LOOP exactly as `tasklette serve` does.
+    from tasklette.settings import load_settings
+
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False,
-                proxy_headers=True, server_header=False, timeout_graceful_shutdown=10)
+                loop=load_settings().event_loop, proxy_headers=True, server_header=False,
+                timeout_graceful_shutdown=10)
 
 
 if __name__ == "__main__":
