@@ -70,12 +70,13 @@ async def move_task(request: Request, actor: Actor, body: schemas.TaskMove) -> J
     return _with_etag(task)
 
 
-async def list_tasks(request: Request, actor: Actor, query: schemas.TaskListQuery) -> Any:
+def list_query(query: schemas.TaskListQuery) -> tasks.ListQuery:
+    """The service's list request for a validated query string (API and list page alike)."""
     priorities = []
     for name in (query.priority or "").split(","):
         if name.strip():
             if name.strip() not in PRIORITIES:
-                raise Invalid(f"unknown priority {name.strip()!r}; use one of "
+                raise Invalid(f"there is no priority {name.strip()!r}; use one of "
                               f"{', '.join(PRIORITIES)}", field="priority")
             priorities.append(PRIORITIES.index(name.strip()))
     parent: int | str | None = query.parent
@@ -86,11 +87,14 @@ async def list_tasks(request: Request, actor: Actor, query: schemas.TaskListQuer
         due_before=query.due_before.isoformat() if query.due_before else None,
         due_after=query.due_after.isoformat() if query.due_after else None,
         completed=query.completed, text=query.q, parent=parent)
+    return tasks.ListQuery(filter=flt, assignee=query.assignee, sort=query.sort.lstrip("-"),
+                           descending=query.sort.startswith("-"), cursor=query.cursor,
+                           limit=query.limit)
+
+
+async def list_tasks(request: Request, actor: Actor, query: schemas.TaskListQuery) -> Any:
     items, next_cursor = await tasks.list_page(
-        _db(request), actor, request.path_params["project_id"],
-        tasks.ListQuery(filter=flt, assignee=query.assignee, sort=query.sort.lstrip("-"),
-                        descending=query.sort.startswith("-"), cursor=query.cursor,
-                        limit=query.limit))
+        _db(request), actor, request.path_params["project_id"], list_query(query))
     return {"items": items, "next_cursor": next_cursor}
 
 

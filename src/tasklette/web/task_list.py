@@ -16,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tasklette.api.schemas import TaskListQuery
+from tasklette.api.tasks import list_query
 from tasklette.services import columns, labels, members, projects, tasks
 from tasklette.services.errors import Invalid
 from tasklette.services.permissions import Actor
+from tasklette.services.tasks import ListQuery
 from tasklette.storage.database import Database, Row
-from tasklette.storage.tasks import PRIORITIES, TaskFilter
 from tasklette.web.auth import require_session
 from tasklette.web.pages import render
 
@@ -110,19 +111,6 @@ def _validate(raw: dict[str, str], errors: dict[str, str]) -> TaskListQuery | No
         return None
 
 
-def _priorities(value: str | None, errors: dict[str, str]) -> list[int]:
-    """The priority filter, as the API reads it: names separated by commas."""
-    found = []
-    for name in (value or "").split(","):
-        if name.strip():
-            if name.strip() not in PRIORITIES:
-                errors["priority"] = (f"There is no priority {name.strip()!r}; choose one "
-                                      "from the list.")
-                return []
-            found.append(PRIORITIES.index(name.strip()))
-    return found
-
-
 def _row(task: Row, column_names: dict[int, str], today: str) -> Row:
     due = task["due_date"]
     return {**task, "column_name": column_names.get(task["column_id"] or 0, ""),
@@ -138,21 +126,11 @@ def day_label(iso_day: str, today: datetime.date | None = None) -> str:
     return text if day.year == today.year else f"{text} {day.year}"
 
 
-async def _fetch(db: Database, actor: Actor, project_id: int, query: TaskListQuery,
-                 priorities: list[int], errors: dict[str, str]) -> tuple[list[Row], str | None]:
+async def _fetch(db: Database, actor: Actor, project_id: int, query: ListQuery,
+                 errors: dict[str, str]) -> tuple[list[Row], str | None]:
     """One page of tasks, as the API's task list builds it; a bad cursor goes to `errors`."""
-    parent: int | str | None = query.parent
-    if parent is not None and parent != "any":
-        parent = int(parent)
-    flt = TaskFilter(
-        column_id=query.column, label_id=query.label, priorities=priorities,
-        due_before=query.due_before.isoformat() if query.due_before else None,
-        due_after=query.due_after.isoformat() if query.due_after else None,
-        completed=query.completed, text=query.q, parent=parent)
     try:
-        return await tasks.list_page(db, actor, project_id, tasks.ListQuery(
-            filter=flt, assignee=query.assignee, sort=query.sort.lstrip("-"),
-            descending=query.sort.startswith("-"), cursor=query.cursor, limit=query.limit))
+        return await tasks.list_page(db, actor, project_id, query)
     except Invalid as exc:
         field = (exc.extra.get("errors") or [{}])[0].get("field") or "form"
         errors[field] = MESSAGES.get(field, exc.detail)
@@ -181,12 +159,17 @@ async def list_page(request: Request) -> Response:
         if query.column is not None and query.column not in {r["id"] for r in column_rows}:
             errors["column"] = "There is no such column in this project; choose one from " \
                                "the list."
-    priorities = _priorities(query.priority if query else None, errors)
+    wanted = None
+    if query is not None:
+        try:
+            wanted = list_query(query)
+        except Invalid as exc:
+            errors["priority"] = exc.detail[:1].upper() + exc.detail[1:] + "."
 
     items: list[Row] = []
     next_cursor = None
-    if query is not None and not errors:
-        items, next_cursor = await _fetch(db, actor, project_id, query, priorities, errors)
+    if wanted is not None and not errors:
+        items, next_cursor = await _fetch(db, actor, project_id, wanted, errors)
 
     path = f"/projects/{project_id}/list"
     kept = {key: raw[key] for key in KEPT if key in raw}
