@@ -65,6 +65,21 @@ class Database(Protocol):
         ...
 
 
+class CommitCallbacks:
+    """What both engines' transactions keep: work to run once the commit is durable."""
+
+    def __init__(self, publish: Callable[[Row], None]) -> None:
+        self._publish = publish
+        self.callbacks: list[Callable[[], None]] = []
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self.callbacks.append(callback)
+
+    def emit(self, event: Row) -> None:
+        publish = self._publish
+        self.callbacks.append(lambda: publish(event))
+
+
 class IntegrityError(Exception):
     """A constraint of the schema refused a change (unique, foreign key, check)."""
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 
-from tasklette.storage.database import IntegrityError, Params, Row, TransientError
+from tasklette.storage.database import CommitCallbacks, IntegrityError, Params, Row, TransientError
 
 _TRANSIENT = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
@@ -95,18 +95,12 @@ class PostgresConn:
             raise TransientError(str(exc)) from exc
 
 
-class PostgresTx(PostgresConn):
+class PostgresTx(PostgresConn, CommitCallbacks):
+    """One transaction on one pooled connection."""
+
     def __init__(self, conn: asyncpg.Connection, publish: Callable[[Row], None]) -> None:
-        super().__init__(conn)
-        self._publish = publish
-        self.callbacks: list[Callable[[], None]] = []
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        self.callbacks.append(callback)
-
-    def emit(self, event: Row) -> None:
-        publish = self._publish
-        self.callbacks.append(lambda: publish(event))
+        PostgresConn.__init__(self, conn)
+        CommitCallbacks.__init__(self, publish)
 
 
 class PostgresDatabase:

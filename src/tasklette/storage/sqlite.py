@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasklette.storage.database import IntegrityError, Params, Row
+from tasklette.storage.database import CommitCallbacks, IntegrityError, Params, Row
 
 
 def connect(path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 5000,
@@ -93,20 +93,12 @@ class SQLiteConn:
             raise IntegrityError(str(exc)) from exc
 
 
-class SQLiteTx(SQLiteConn):
+class SQLiteTx(SQLiteConn, CommitCallbacks):
     """One unit of work inside the current batch transaction."""
 
     def __init__(self, conn: sqlite3.Connection, publish: Callable[[Row], None]) -> None:
-        super().__init__(conn)
-        self._publish = publish
-        self.callbacks: list[Callable[[], None]] = []
-
-    def after_commit(self, callback: Callable[[], None]) -> None:
-        self.callbacks.append(callback)
-
-    def emit(self, event: Row) -> None:
-        publish = self._publish
-        self.callbacks.append(lambda: publish(event))
+        SQLiteConn.__init__(self, conn)
+        CommitCallbacks.__init__(self, publish)
 
 
 @dataclass
