@@ -34,6 +34,26 @@ POSTGRES_URL = os.environ.get("TASKLETTE_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 
 
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run in a thread of its own: the main thread may already run a loop
+    (Playwright's sync API keeps one there once the browser tests have started)."""
+    result: list[T] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coro))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -149,14 +169,14 @@ def server(request: pytest.FixtureRequest,
         server.stop()
         return
     name = f"tasklette_test_{os.getpid()}_{next(_names)}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    run_sync(_admin(f'CREATE DATABASE "{name}"'))
     url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
     try:
         server = Server(data_dir, database_url=url).start()
         yield server
         server.stop()
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_sync(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from tasklette.storage import migrations
 from tasklette.storage.database import IntegrityError, SchemaTooNewError
 from tasklette.storage.open import migrate, open_database
 from tasklette.storage.sqlite import SQLiteDatabase, connect
+from tests.conftest import run_sync
 
 
 def test_every_connection_is_configured(tmp_path: Path) -> None:
@@ -73,7 +74,7 @@ def test_group_commit_isolates_a_failing_unit(tmp_path: Path) -> None:
         finally:
             await db.close()
 
-    results = asyncio.run(main())
+    results = run_sync(main())
     assert isinstance(results[3], RuntimeError)
     assert isinstance(results[8], IntegrityError)
     assert [r for i, r in enumerate(results) if i not in (3, 8)] == [None] * 7
@@ -107,7 +108,7 @@ def test_events_are_published_only_after_commit(tmp_path: Path) -> None:
         await asyncio.gather(write(False), write(True), write(False), return_exceptions=True)
         await db.close()
 
-    asyncio.run(main())
+    run_sync(main())
     assert [seen for _, seen in published] == [True, True]
     assert published[0][0] < published[1][0]
 
@@ -121,4 +122,4 @@ def test_reads_see_writes_once_acknowledged(tmp_path: Path) -> None:
         await db.close()
         return int(count)
 
-    assert asyncio.run(main()) == 20
+    assert run_sync(main()) == 20

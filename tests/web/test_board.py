@@ -6,6 +6,8 @@ import datetime
 import re
 from typing import Any
 
+import httpx
+
 from tests.conftest import Server, User, add_member
 
 
@@ -299,3 +301,20 @@ def test_drag_and_drop_persists_through_the_api_with_the_session(
     refused = tab.client.post(f"/api/v1/tasks/{first['id']}/move", json={"position": 0},
                               headers={"Sec-Fetch-Site": "cross-site"})
     assert refused.status_code == 403
+
+
+def test_forms_need_the_csrf_token_when_the_browser_does_not_say_where_they_come_from(
+        browse: Any, owner: User, server: Server, project: dict[str, Any]) -> None:
+    pid = project["id"]
+    todo = columns_of(owner, pid)[0]
+    tab = browse(owner)
+    page = tab.page(f"/projects/{pid}").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert token
+    with httpx.Client(base_url=server.base_url, cookies=tab.client.cookies) as bare:
+        data = {"title": "Forged?", "column_id": str(todo["id"])}
+        assert bare.post(f"/projects/{pid}/tasks", data=data).status_code == 403
+        assert server.sql("SELECT COUNT(*) FROM tasks WHERE project_id = ?", (pid,))[0][0] == 0
+        sent = bare.post(f"/projects/{pid}/tasks", data={**data, "csrf_token": token.group(1)})
+        assert sent.status_code == 303
+    assert server.sql("SELECT title FROM tasks WHERE project_id = ?", (pid,))[0][0] == "Forged?"

@@ -93,7 +93,7 @@ async def _board(request: Request, session: Session, project_id: int, *,
     return render(request, "board/board.html", {
         "project": project, "columns": cols, "cards": by_column, "tab": "board",
         "can_edit": permissions.can_edit(project["role"]), "forms": forms or {},
-        "nav": "projects"}, status=status, headers={"vary": "HX-Request"})
+        "nav": "projects"}, status=status)
 
 
 async def board_page(request: Request) -> Response:
@@ -116,7 +116,7 @@ async def quick_add(request: Request) -> Response:
         else:
             if is_htmx(request):
                 return render(request, "board/_card.html",
-                              {"task": card_view(task, today_iso()), "can_edit": True},
+                              {"task": card_view(task, today_iso())},
                               status=201)
             return redirect(f"/projects/{project_id}", request)
     if is_htmx(request):

@@ -37,7 +37,6 @@ from tasklette.web.pages import Form, read_form, redirect, render
 # label and assignee lists are read by hand (empty dates clear, lists repeat).
 SCALARS = ("version", "title", "description", "priority", "column_id", "completed")
 DATES = ("start_date", "due_date")
-LISTS = ("label_ids", "assignees")
 
 
 class Nothing(BaseModel):

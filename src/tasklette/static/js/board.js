@@ -144,6 +144,14 @@
     if (event.detail.target === dialogBody && dialog.open) dialog.close();
   });
 
+  // Deleting the task in the dialog loads the board anew: first take the task's URL
+  // out of the history, so that Back does not lead to a task that is gone.
+  dialog.addEventListener("submit", function (event) {
+    if (!event.defaultPrevented && event.target.matches("form.task-delete")) {
+      history.replaceState(null, "", "/projects/" + projectId);
+    }
+  });
+
   // --- clicks on the board: collapse, open a card, start a new task -----------------
 
   board.addEventListener("click", function (event) {
@@ -226,7 +234,11 @@
   if (columns) {
     Sortable.create(columns, {
       draggable: ".board-column",
-      handle: ".column-handle",
+      handle: ".column-head",  // the whole header; its controls still click
+      filter: "button, summary, .menu-items",
+      preventOnFilter: false,
+      delay: 180,
+      delayOnTouchOnly: true,
       direction: "horizontal",
       animation: 150,
       ghostClass: "column-ghost",
