@@ -225,9 +225,13 @@ async def _set_positions(conn: Conn, rows: list[Row], contiguous: bool) -> None:
 
 
 async def for_board(conn: Conn, project_id: int) -> list[Row]:
-    """Every top-level task of a project in board order, with labels, assignees, counts."""
+    """Every top-level task of a project in board order, with labels, assignees, counts.
+
+    Cards do not show descriptions, so they are not read: `description` is "".
+    """
+    fields = FIELDS.replace("t.description", "'' AS description")
     rows = await conn.fetchall(
-        f"SELECT {FIELDS} FROM tasks t JOIN columns c ON c.id = t.column_id "
+        f"SELECT {fields} FROM tasks t JOIN columns c ON c.id = t.column_id "
         "WHERE t.project_id = ? ORDER BY c.position, t.rank", (project_id,))
     column, position = None, 0
     for row in rows:

@@ -45,8 +45,10 @@
         box.id = "toast";
         box.className = "toast";
         box.setAttribute("role", "status");
-        document.body.appendChild(box);
       }
+      // An open modal dialog sits in the top layer: the toast must be inside it to show.
+      var host = document.querySelector("dialog[open]") || document.body;
+      if (box.parentNode !== host) host.appendChild(box);
       box.textContent = message;
       box.classList.add("visible");
       clearTimeout(box._timer);
