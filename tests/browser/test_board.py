@@ -54,6 +54,7 @@ def test_quick_add_tasks_without_leaving_the_board(signed_in: Page) -> None:
     expect(page).to_have_url(re.compile(rf"/projects/{project_id}$"))
     expect(column(page, "To do").locator("[data-count]")).to_have_text("2")
     expect(column(page, "In progress").locator("[data-count]")).to_have_text("1")
+    expect(page.locator(".board-summary")).to_have_text("3 open of 3 tasks")  # no reload
 
     # An empty title is not sent (the field is required) and adds nothing.
     column(page, "Done").locator("form.quick-add input[name=title]").press("Enter")

@@ -18,11 +18,18 @@
     });
   }
 
+  var summary = document.querySelector("[data-board-summary]");
+
   function refreshCounts() {
     board.querySelectorAll(".board-column").forEach(function (column) {
       var badge = column.querySelector("[data-count]");
       if (badge) badge.textContent = column.querySelectorAll(".card-list > .card").length;
     });
+    if (summary) {
+      var all = board.querySelectorAll(".card-list > .card").length;
+      var open = board.querySelectorAll(".card-list > .card:not(.done)").length;
+      summary.textContent = open + " open of " + all + " tasks";
+    }
   }
 
   // --- collapsing columns, remembered per project and column ----------------------
