@@ -9,8 +9,8 @@ the same unique indexes as on SQLite.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -35,6 +35,17 @@ def to_numbered(sql: str) -> str:
     return "".join(parts)
 
 
+@contextmanager
+def _translated() -> Iterator[None]:
+    """The engine-neutral errors for what asyncpg raises."""
+    try:
+        yield
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(str(exc)) from exc
+    except _TRANSIENT as exc:
+        raise TransientError(str(exc)) from exc
+
+
 class PostgresConn:
     """Runs SQL on one pooled connection; constraint violations become IntegrityError."""
 
@@ -44,55 +55,33 @@ class PostgresConn:
         self._conn = conn
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
-        try:
+        with _translated():
             row = await self._conn.fetchrow(to_numbered(sql), *params)
-        except asyncpg.IntegrityConstraintViolationError as exc:
-            raise IntegrityError(str(exc)) from exc
-        except _TRANSIENT as exc:
-            raise TransientError(str(exc)) from exc
         return None if row is None else dict(row)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        try:
+        with _translated():
             rows = await self._conn.fetch(to_numbered(sql), *params)
-        except asyncpg.IntegrityConstraintViolationError as exc:
-            raise IntegrityError(str(exc)) from exc
-        except _TRANSIENT as exc:
-            raise TransientError(str(exc)) from exc
         return [dict(row) for row in rows]
 
     async def fetchtuples(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
-        try:
+        with _translated():
             rows = await self._conn.fetch(to_numbered(sql), *params)
-        except _TRANSIENT as exc:
-            raise TransientError(str(exc)) from exc
         return [tuple(row) for row in rows]
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
-        try:
+        with _translated():
             return await self._conn.fetchval(to_numbered(sql), *params)
-        except asyncpg.IntegrityConstraintViolationError as exc:
-            raise IntegrityError(str(exc)) from exc
-        except _TRANSIENT as exc:
-            raise TransientError(str(exc)) from exc
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        try:
+        with _translated():
             status = await self._conn.execute(to_numbered(sql), *params)
-        except asyncpg.IntegrityConstraintViolationError as exc:
-            raise IntegrityError(str(exc)) from exc
-        except _TRANSIENT as exc:
-            raise TransientError(str(exc)) from exc
         count = status.rsplit(" ", 1)[-1]
         return int(count) if count.isdigit() else 0
 
     async def executemany(self, sql: str, seq: Iterable[Params]) -> None:
-        try:
+        with _translated():
             await self._conn.executemany(to_numbered(sql), [tuple(p) for p in seq])
-        except asyncpg.IntegrityConstraintViolationError as exc:
-            raise IntegrityError(str(exc)) from exc
-        except _TRANSIENT as exc:
-            raise TransientError(str(exc)) from exc
 
 
 class PostgresTx(PostgresConn, CommitCallbacks):
@@ -131,11 +120,9 @@ class PostgresDatabase:
     async def transaction(self) -> AsyncIterator[PostgresTx]:
         async with self._pool.acquire() as conn:
             tx = PostgresTx(conn, self._publish)
-            try:
+            with _translated():  # COMMIT can fail too
                 async with conn.transaction():
                     yield tx
-            except _TRANSIENT as exc:  # raised by COMMIT
-                raise TransientError(str(exc)) from exc
         for callback in tx.callbacks:
             callback()
 

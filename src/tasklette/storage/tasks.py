@@ -9,6 +9,7 @@ position clients see is the 0-based index in that order, computed on read.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,6 +127,22 @@ async def ancestors(conn: Conn, task_id: int) -> list[int]:
 # --- reading many -----------------------------------------------------------------
 
 
+async def _attach(conn: Conn, by_id: dict[int, Row], key: str, links_sql: str,
+                  ids: list[int], lookup_sql: str, order: Callable[[Row], Any]) -> None:
+    """Append to each task's `key` list the rows its (task_id, other_id) links name."""
+    links = await conn.fetchtuples(links_sql, ids)
+    if not links:
+        return
+    others = list({other for _, other in links})
+    found = {row["id"]: row for row in await conn.fetchall(
+        lookup_sql.format(marks=dialect.placeholders(len(others))), others)}
+    for task_id, other in links:
+        by_id[task_id][key].append(found[other])
+    for task in by_id.values():
+        if len(task[key]) > 1:
+            task[key].sort(key=order)
+
+
 async def hydrate(conn: Conn, tasks: list[Row], *, with_subtasks: bool = False) -> list[Row]:
     """Attach labels, assignees and counts to tasks (a few queries for any number)."""
     if not tasks:
@@ -143,30 +160,14 @@ async def hydrate(conn: Conn, tasks: list[Row], *, with_subtasks: bool = False) 
     marks = dialect.placeholders(len(ids))
     # Link rows come from the primary-key indexes alone; the few distinct labels and
     # users they name are fetched once each, rather than joined on every link.
-    label_links = await conn.fetchtuples(
-        f"SELECT task_id, label_id FROM task_labels WHERE task_id IN ({marks})", ids)
-    if label_links:
-        label_ids = list({label_id for _, label_id in label_links})
-        found = {row["id"]: row for row in await conn.fetchall(
-            "SELECT id, name, color FROM labels "
-            f"WHERE id IN ({dialect.placeholders(len(label_ids))})", label_ids)}
-        for task_id, label_id in label_links:
-            by_id[task_id]["labels"].append(found[label_id])
-        for task in tasks:
-            if len(task["labels"]) > 1:
-                task["labels"].sort(key=lambda label: (label["name"].lower(), label["id"]))
-    user_links = await conn.fetchtuples(
-        f"SELECT task_id, user_id FROM task_assignees WHERE task_id IN ({marks})", ids)
-    if user_links:
-        user_ids = list({user_id for _, user_id in user_links})
-        people = {row["id"]: row for row in await conn.fetchall(
-            "SELECT id, username, display_name FROM users "
-            f"WHERE id IN ({dialect.placeholders(len(user_ids))})", user_ids)}
-        for task_id, user_id in user_links:
-            by_id[task_id]["assignees"].append(people[user_id])
-        for task in tasks:
-            if len(task["assignees"]) > 1:
-                task["assignees"].sort(key=lambda user: user["username"])
+    await _attach(conn, by_id, "labels",
+                  f"SELECT task_id, label_id FROM task_labels WHERE task_id IN ({marks})", ids,
+                  "SELECT id, name, color FROM labels WHERE id IN ({marks})",
+                  lambda label: (label["name"].lower(), label["id"]))
+    await _attach(conn, by_id, "assignees",
+                  f"SELECT task_id, user_id FROM task_assignees WHERE task_id IN ({marks})",
+                  ids, "SELECT id, username, display_name FROM users WHERE id IN ({marks})",
+                  lambda user: user["username"])
     for task_id, count in await conn.fetchtuples(
             f"SELECT task_id, COUNT(*) FROM comments WHERE task_id IN ({marks}) "
             "GROUP BY task_id", ids):
