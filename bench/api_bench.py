@@ -89,11 +89,21 @@ async def _gather_batches(make: list[Callable[[], Any]], batch: int) -> list[Any
     return results
 
 
+async def create_team(db: Any) -> list[Any]:
+    """The bench owner and the members, as actors (owner first)."""
+    from tasklette.services import users
+    from tasklette.services.permissions import Actor
+
+    rows = await asyncio.gather(
+        users.create(db, OWNER, PASSWORD, "Bench Owner"),
+        *(users.create(db, name, PASSWORD, name.title()) for name in MEMBERS))
+    return [Actor(r["id"], r["username"], r["display_name"]) for r in rows]
+
+
 async def _seed(data_dir: Path, n_projects: int, n_tasks: int, rng: random.Random,
                 batch: int) -> Seeded:
-    from tasklette.services import comments, labels, members, projects, tasks, tokens, users
+    from tasklette.services import comments, labels, members, projects, tasks, tokens
     from tasklette.services.columns import list_for_project as list_columns
-    from tasklette.services.permissions import Actor
     from tasklette.services.tasks import TaskFields
     from tasklette.settings import load_settings
     from tasklette.storage.open import open_database
@@ -102,10 +112,7 @@ async def _seed(data_dir: Path, n_projects: int, n_tasks: int, rng: random.Rando
     settings = load_settings(environ={}, data_dir=data_dir)
     db = open_database(settings)
     try:
-        rows = await asyncio.gather(
-            users.create(db, OWNER, PASSWORD, "Bench Owner"),
-            *(users.create(db, name, PASSWORD, name.title()) for name in MEMBERS))
-        actors = [Actor(r["id"], r["username"], r["display_name"]) for r in rows]
+        actors = await create_team(db)
         owner = actors[0]
         _, secret = await tokens.create(db, owner, "api-bench")
 

@@ -62,6 +62,7 @@ from api_bench import (  # bench/ is on sys.path when this file is run as a scri
     _free_port,
     _gather_batches,
     _words,
+    create_team,
     serving,
     tasklette_argv,
     wait_for_quiet,
@@ -78,9 +79,8 @@ CHROMIUM_ACCEPT_ENCODING = "gzip, deflate, br, zstd"
 async def seed(data_dir: Path, sizes: tuple[int, ...], rng: random.Random,
                batch: int = 200) -> dict[str, Any]:
     """Create the users and one project per size; returns project ids and row counts."""
-    from tasklette.services import comments, labels, members, projects, tasks, users
+    from tasklette.services import comments, labels, members, projects, tasks
     from tasklette.services.columns import list_for_project as list_columns
-    from tasklette.services.permissions import Actor
     from tasklette.services.tasks import TaskFields
     from tasklette.settings import load_settings
     from tasklette.storage.open import open_database
@@ -89,10 +89,7 @@ async def seed(data_dir: Path, sizes: tuple[int, ...], rng: random.Random,
     settings = load_settings(environ={}, data_dir=data_dir)
     db = open_database(settings)
     try:
-        rows = await asyncio.gather(
-            users.create(db, OWNER, PASSWORD, "Bench Owner"),
-            *(users.create(db, name, PASSWORD, name.title()) for name in MEMBERS))
-        actors = [Actor(r["id"], r["username"], r["display_name"]) for r in rows]
+        actors = await create_team(db)
         owner = actors[0]
         usernames = [a.username for a in actors]
         today = dt.date.today()
