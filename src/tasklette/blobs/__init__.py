@@ -1,0 +1,1 @@
+"""The blob store: file contents by SHA-256, and the streamed uploads that fill it."""
