@@ -4,6 +4,12 @@ Files are `NNNN_name.sql` beside this module. They are plain SQL with a few
 placeholders (`{pk}`, `{json}`) filled in per engine, so one file gives an
 equivalent schema on SQLite and PostgreSQL. The applied version is recorded in
 `schema_version`; a database newer than the newest file is refused.
+
+Where the engines cannot share SQL (full-text search: an FTS5 table on SQLite, a
+tsvector column on PostgreSQL), a line `-- dialect: sqlite` or `-- dialect:
+postgresql` starts lines only that engine runs, and `-- dialect: all` returns to
+shared SQL. Statements end at a `;` outside quotes, `$$` bodies (PostgreSQL
+functions) and `BEGIN … END` blocks (SQLite triggers).
 """
 
 from __future__ import annotations
@@ -30,7 +36,26 @@ class Migration:
 
     def render(self, dialect: str) -> str:
         placeholders = _PLACEHOLDERS[dialect]
-        return re.sub(r"\{(\w+)\}", lambda m: placeholders[m.group(1)], self.sql)
+        sql = _for_dialect(self.sql, dialect)
+        return re.sub(r"\{(\w+)\}", lambda m: placeholders[m.group(1)], sql)
+
+
+_DIALECT_MARK = re.compile(r"--\s*dialect:\s*(\w+)\s*")
+
+
+def _for_dialect(sql: str, dialect: str) -> str:
+    """The shared lines of a migration and those marked for `dialect`."""
+    kept, current = [], "all"
+    for line in sql.splitlines():
+        mark = _DIALECT_MARK.fullmatch(line.strip())
+        if mark is None:
+            if current in ("all", dialect):
+                kept.append(line)
+            continue
+        current = mark.group(1)
+        if current != "all" and current not in _PLACEHOLDERS:
+            raise RuntimeError(f"unknown dialect {current!r} in a migration")
+    return "\n".join(kept)
 
 
 def all_migrations() -> list[Migration]:
@@ -51,9 +76,29 @@ def latest_version() -> int:
     return len(all_migrations())
 
 
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\$\$|\b(?:BEGIN|CASE|END)\b|;", re.IGNORECASE)
+
+
 def _split_statements(sql: str) -> list[str]:
-    without_comments = re.sub(r"--[^\n]*", "", sql)
-    return [part.strip() for part in without_comments.split(";") if part.strip()]
+    """Statements of a script: a `;` inside quotes, `$$ … $$` or `BEGIN … END` does not end one."""
+    text = re.sub(r"--[^\n]*", "", sql)
+    statements: list[str] = []
+    start, depth, in_body = 0, 0, False
+    for token in _TOKEN.finditer(text):
+        word = token.group(0).upper()
+        if word == "$$":
+            in_body = not in_body
+        elif in_body or word.startswith("'"):
+            continue
+        elif word in ("BEGIN", "CASE"):
+            depth += 1
+        elif word == "END":
+            depth = max(depth - 1, 0)
+        elif depth == 0:  # a `;` ending a statement
+            statements.append(text[start:token.start()].strip())
+            start = token.end()
+    statements.append(text[start:].strip())
+    return [statement for statement in statements if statement]
 
 
 def sqlite_version(conn: sqlite3.Connection) -> int:
