@@ -26,7 +26,8 @@ async def create(db: Database, actor: Actor, task_id: int, body: str) -> Row:
         comment = await comments.get(tx, comment_id)
         assert comment is not None
         await events.append(tx, task["project_id"], actor.id, "comment.created", "comment",
-                            comment_id, {"comment": comment, "task_title": task["title"]},
+                            comment_id, {"comment": comment, "task_title": task["title"],
+                                         "assignee_ids": await tasks.assignee_ids(tx, task_id)},
                             task_id=task_id)
     return comment
 

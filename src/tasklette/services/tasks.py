@@ -182,16 +182,22 @@ async def update(db: Database, actor: Actor, task_id: int, fields: TaskFields,
         if fields.label_ids is not None:
             await _check_labels(tx, project_id, fields.label_ids)
             await tasks.set_labels(tx, task_id, fields.label_ids)
+        unassigned: set[int] = set()
         if fields.assignees is not None:
-            await tasks.set_assignees(
-                tx, task_id, await _assignee_ids(tx, project_id, fields.assignees))
+            before = set(await tasks.assignee_ids(tx, task_id))
+            after = await _assignee_ids(tx, project_id, fields.assignees)
+            unassigned = before - set(after)
+            await tasks.set_assignees(tx, task_id, after)
         await tasks.update(tx, task_id, changes, actor.id)
         task = await _full(tx, task_id)
         changed = sorted({*changes, *(
             name for name in ("label_ids", "assignees") if getattr(fields, name) is not None)}
             - {"rank", "completed_at"})
+        payload: dict[str, Any] = {"task": task, "changes": changed}
+        if unassigned:
+            payload["unassigned_ids"] = sorted(unassigned)  # they are told, too
         await events.append(tx, project_id, actor.id, "task.updated", "task", task_id,
-                            {"task": task, "changes": changed}, task_id=task_id)
+                            payload, task_id=task_id)
     return task
 
 

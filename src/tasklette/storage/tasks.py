@@ -152,6 +152,7 @@ async def hydrate(conn: Conn, tasks: list[Row], *, with_subtasks: bool = False) 
         task["labels"] = []
         task["assignees"] = []
         task["comment_count"] = 0
+        task["attachment_count"] = 0
         task["subtask_count"] = 0
         task["subtasks_completed"] = 0
         if with_subtasks:
@@ -172,6 +173,10 @@ async def hydrate(conn: Conn, tasks: list[Row], *, with_subtasks: bool = False) 
             f"SELECT task_id, COUNT(*) FROM comments WHERE task_id IN ({marks}) "
             "GROUP BY task_id", ids):
         by_id[task_id]["comment_count"] = count
+    for task_id, count in await conn.fetchtuples(
+            f"SELECT task_id, COUNT(*) FROM attachments WHERE task_id IN ({marks}) "
+            "GROUP BY task_id", ids):
+        by_id[task_id]["attachment_count"] = count
     if with_subtasks:
         for row in await conn.fetchall(
                 "SELECT id, parent_task_id, title, completed, due_date FROM tasks "
@@ -248,8 +253,8 @@ async def hydrate_project(conn: Conn, project_id: int, tasks: list[Row]) -> list
     """Like `hydrate`, for many tasks of one project: links are read project-wide."""
     by_id = {task["id"]: task for task in tasks}
     for task in tasks:
-        task.update(labels=[], assignees=[], comment_count=0, subtask_count=0,
-                    subtasks_completed=0)
+        task.update(labels=[], assignees=[], comment_count=0, attachment_count=0,
+                    subtask_count=0, subtasks_completed=0)
     if not tasks:
         return tasks
     labels = {row["id"]: row for row in await conn.fetchall(
@@ -273,6 +278,11 @@ async def hydrate_project(conn: Conn, project_id: int, tasks: list[Row]) -> list
             "WHERE t.project_id = ? GROUP BY c.task_id", (project_id,)):
         if task_id in by_id:
             by_id[task_id]["comment_count"] = count
+    for task_id, count in await conn.fetchtuples(
+            "SELECT a.task_id, COUNT(*) FROM attachments a JOIN tasks t ON t.id = a.task_id "
+            "WHERE t.project_id = ? GROUP BY a.task_id", (project_id,)):
+        if task_id in by_id:
+            by_id[task_id]["attachment_count"] = count
     for parent_id, count, done in await conn.fetchtuples(
             "SELECT parent_task_id, COUNT(*), SUM(completed) FROM tasks "
             "WHERE project_id = ? AND parent_task_id IS NOT NULL GROUP BY parent_task_id",
@@ -509,6 +519,11 @@ async def set_labels(tx: Tx, task_id: int, label_ids: list[int]) -> None:
     await tx.execute("DELETE FROM task_labels WHERE task_id = ?", (task_id,))
     await tx.executemany("INSERT INTO task_labels (task_id, label_id) VALUES (?, ?)",
                          [(task_id, label_id) for label_id in dict.fromkeys(label_ids)])
+
+
+async def assignee_ids(conn: Conn, task_id: int) -> list[int]:
+    return [row[0] for row in await conn.fetchtuples(
+        "SELECT user_id FROM task_assignees WHERE task_id = ? ORDER BY user_id", (task_id,))]
 
 
 async def set_assignees(tx: Tx, task_id: int, user_ids: list[int]) -> None:

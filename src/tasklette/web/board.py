@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tasklette.api.schemas import ColumnCreate, ColumnUpdate, Id, TaskCreate
+from tasklette.live import streams
 from tasklette.services import columns, permissions, tasks
 from tasklette.services.errors import Conflict, Invalid, NotFound
 from tasklette.services.sessions import Session
@@ -85,6 +86,7 @@ def _message(text: str) -> str:
 async def _board(request: Request, session: Session, project_id: int, *,
                  forms: dict[str, Form] | None = None, status: int = 200) -> Response:
     """Render the board; `forms` holds a submitted form to show again with its errors."""
+    live = await streams.page_start(request.app.state.db, session.actor, project_id)
     project, cols, rows = await tasks.board(request.app.state.db, session.actor, project_id)
     today, macros = today_iso(), card_macros()
     by_column: dict[int, list[dict[str, Any]]] = {column["id"]: [] for column in cols}
@@ -93,7 +95,7 @@ async def _board(request: Request, session: Session, project_id: int, *,
     return render(request, "board/board.html", {
         "project": project, "columns": cols, "cards": by_column, "tab": "board",
         "can_edit": permissions.can_edit(project["role"]), "forms": forms or {},
-        "nav": "projects"}, status=status)
+        "nav": "projects", "live": live}, status=status)
 
 
 async def board_page(request: Request) -> Response:
@@ -179,3 +181,12 @@ async def delete_column(request: Request) -> Response:
             return redirect(f"/projects/{column['project_id']}", request)
     return await _board(request, session, column["project_id"],
                         forms={f"delete-{column['id']}": form}, status=status)
+
+
+async def card_fragment(request: Request) -> Response:
+    """One card as the board shows it: what live updates swap in when a task changes."""
+    session = await require_session(request)
+    task = await tasks.get(request.app.state.db, session.actor, request.path_params["task_id"])
+    if task["parent_task_id"] is not None:
+        raise NotFound("a subtask has no card of its own")
+    return render(request, "board/_card.html", {"task": card_view(task, today_iso())})

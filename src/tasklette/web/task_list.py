@@ -17,11 +17,13 @@ from starlette.responses import Response
 
 from tasklette.api.schemas import TaskListQuery
 from tasklette.api.tasks import list_query
+from tasklette.live import streams
 from tasklette.services import columns, labels, members, projects, tasks
 from tasklette.services.errors import Invalid
 from tasklette.services.permissions import Actor
 from tasklette.services.tasks import ListQuery
 from tasklette.storage.database import Database, Row
+from tasklette.web import saved_views
 from tasklette.web.auth import require_session
 from tasklette.web.pages import render
 
@@ -142,6 +144,7 @@ async def list_page(request: Request) -> Response:
     session = await require_session(request)
     db, actor = request.app.state.db, session.actor
     project_id = request.path_params["project_id"]
+    live = await streams.page_start(db, actor, project_id)
     project = await projects.get(db, actor, project_id)
     column_rows = await columns.list_for_project(db, actor, project_id)
     label_rows = await labels.list_for_project(db, actor, project_id)
@@ -177,7 +180,8 @@ async def list_page(request: Request) -> Response:
     column_names = {c["id"]: c["name"] for c in column_rows}
     sort = query.sort if query else raw.get("sort", "position")
     return render(request, "list/list.html", {
-        "project": project, "tab": "list", "nav": "projects",
+        "project": project, "tab": "list", "nav": "projects", "live": live,
+        **await saved_views.list_context(db, actor, project, dict(request.query_params)),
         "tasks": [_row(task, column_names, today) for task in items],
         "values": raw, "errors": errors,
         "error_list": [(FIELD_NAMES.get(k, k), v) for k, v in errors.items()],

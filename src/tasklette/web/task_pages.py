@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tasklette.api.schemas import CommentCreate, Id, TaskCreate, TaskUpdate
+from tasklette.live import streams
 from tasklette.services import (
     activity,
     columns,
@@ -28,6 +29,7 @@ from tasklette.services import (
 )
 from tasklette.services.errors import Conflict, Invalid, NotFound
 from tasklette.services.sessions import Session
+from tasklette.web import attachments as attachment_pages
 from tasklette.web.activity_text import describe
 from tasklette.web.auth import require_session
 from tasklette.web.board import MONTHS, card_view, is_htmx, today_iso
@@ -107,6 +109,9 @@ async def _detail(request: Request, session: Session, task_id: int, detail: Deta
     """Render the task's detail: the whole page, or the fragment for htmx."""
     db, actor = request.app.state.db, session.actor
     task = await tasks.get(db, actor, task_id)
+    htmx = is_htmx(request)
+    # The task's own page follows the project live (the board's dialog already does).
+    live = None if htmx else await streams.page_start(db, actor, task["project_id"])
     project = await projects.get(db, actor, task["project_id"])
     cols = await columns.list_for_project(db, actor, project["id"])
     people = await members.list_for_project(db, actor, project["id"])
@@ -126,7 +131,6 @@ async def _detail(request: Request, session: Session, task_id: int, detail: Deta
     parent = None
     if task["parent_task_id"] is not None:
         parent = await tasks.get(db, actor, task["parent_task_id"])
-    htmx = is_htmx(request)
     board_card = None
     if htmx and request.headers.get("x-tasklette-board") and task["parent_task_id"] is None:
         board_card = card_view(dict(task), today_iso())
@@ -141,7 +145,9 @@ async def _detail(request: Request, session: Session, task_id: int, detail: Deta
         "conflict": detail.conflict, "comment_form": detail.comment_form or Form({}, {}),
         "subtask_form": detail.subtask_form or Form({}, {}), "editing": detail.editing,
         "saved": detail.saved, "board_card": board_card, "today": today_iso(),
-        "tab": "board", "nav": "projects"}, status=status, headers={"vary": "HX-Request"})
+        **await attachment_pages.detail_context(request, actor, task_id),
+        "tab": "board", "nav": "projects", "live": live}, status=status,
+        headers={"vary": "HX-Request"})
 
 
 async def _done(request: Request, session: Session, task_id: int, anchor: str = "",

@@ -194,6 +194,149 @@
     applyFilter();
   });
 
+  // --- live updates from other people (live.js dispatches the project's events) ------
+
+  function columnList(columnId) {
+    return board.querySelector('.board-column[data-column-id="' + columnId + '"] .card-list');
+  }
+
+  // Put a card at `position` among its column's cards (the server's order).
+  function placeAt(card, columnId, position) {
+    var list = columnList(columnId);
+    if (!list) return;
+    var others = cardsOf(list, card);
+    list.insertBefore(card, others[position] || null);
+    card.dataset.columnId = columnId;
+  }
+
+  function flash(card) {
+    card.classList.remove("live-changed");
+    void card.offsetWidth;  // restart the animation
+    card.classList.add("live-changed");
+  }
+
+  var fetching = {};
+
+  // Fetch a card as the server renders it and put it in place (or drop it if gone).
+  function refreshCard(taskId, columnId, position) {
+    if (fetching[taskId]) { fetching[taskId].again = [columnId, position]; return; }
+    fetching[taskId] = {};
+    fetch("/tasks/" + taskId + "/card", { credentials: "same-origin" }).then(function (r) {
+      if (r.status === 404) return null;
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.text();
+    }).then(function (html) {
+      var old = document.getElementById("card-" + taskId);
+      if (html === null) { if (old) old.remove(); return; }
+      var holder = document.createElement("div");
+      holder.innerHTML = html.trim();
+      var card = holder.firstElementChild;
+      if (old && old.classList.contains("card-chosen")) return;  // being dragged here
+      if (old) {
+        card.hidden = old.hidden;
+        old.replaceWith(card);
+      }
+      if (columnId !== undefined && (!old || old.dataset.columnId !== String(columnId) ||
+                                     position !== undefined)) {
+        placeAt(card, columnId, position === undefined ? Infinity : position);
+      }
+      flash(card);
+    }).catch(function () { /* the next event or a reload brings it */ }).then(function () {
+      var again = fetching[taskId].again;
+      delete fetching[taskId];
+      if (again) refreshCard(taskId, again[0], again[1]);
+      refreshCounts();
+      applyFilter();
+    });
+  }
+
+  function applyLiveEvent(event) {
+    var task = event.payload.task;
+    var card;
+    switch (event.kind) {
+      case "task.created":
+        if (task.parent_task_id) refreshCard(task.parent_task_id);
+        else if (!document.getElementById("card-" + task.id)) {
+          refreshCard(task.id, task.column_id, task.position);
+        }
+        break;
+      case "task.moved":
+        card = document.getElementById("card-" + task.id);
+        if (task.parent_task_id) break;
+        if (!card) { refreshCard(task.id, task.column_id, task.position); break; }
+        if (card.classList.contains("card-chosen")) break;  // this viewer is dragging it
+        card.dataset.version = task.version;
+        placeAt(card, task.column_id, task.position);
+        flash(card);
+        refreshCounts();
+        break;
+      case "task.updated":
+      case "task.label_added":
+      case "task.label_removed":
+        if (task.parent_task_id) { refreshCard(task.parent_task_id); break; }
+        card = document.getElementById("card-" + task.id);
+        if (card && card.dataset.version === String(task.version)) break;  // up to date
+        refreshCard(task.id, task.column_id,
+                    card && card.dataset.columnId === String(task.column_id)
+                      ? undefined : task.position);
+        break;
+      case "task.deleted":
+        card = document.getElementById("card-" + event.entity_id);
+        if (card) card.remove();
+        if (event.payload.parent_task_id) refreshCard(event.payload.parent_task_id);
+        refreshCounts();
+        break;
+      case "comment.created":
+      case "comment.deleted":
+      case "attachment.added":
+      case "attachment.deleted":
+        if (event.task_id && document.getElementById("card-" + event.task_id)) {
+          refreshCard(event.task_id);
+        }
+        break;
+      case "label.updated":
+      case "label.deleted":
+      case "column.created":
+      case "column.deleted":
+        boardChanged(event);
+        break;
+      case "column.updated":
+        columnUpdated(event.payload);
+        break;
+    }
+  }
+
+  // A renamed or reordered column is changed in place; the rest reloads the board when
+  // that loses nothing, and otherwise asks.
+  function columnUpdated(payload) {
+    var section = board.querySelector('.board-column[data-column-id="' +
+                                      payload.column.id + '"]');
+    if (!section) { boardChanged(); return; }
+    var title = section.querySelector(".column-title");
+    if (title) title.textContent = payload.column.name;
+    var container = board.querySelector(".board-columns");
+    (payload.columns || []).forEach(function (column) {
+      var el = board.querySelector('.board-column[data-column-id="' + column.id + '"]');
+      if (el) container.appendChild(el);
+    });
+  }
+
+  function unsaved() {
+    return Array.prototype.some.call(
+      board.querySelectorAll("input:not([type=hidden]):not([data-search])"),
+      function (field) { return field.value !== field.defaultValue; }) ||
+      (dialog.open && dialogBody.querySelector("#task-detail"));
+  }
+
+  function boardChanged() {
+    if (!unsaved()) { location.reload(); return; }
+    toast("The board's columns or labels changed: reload the page to see them.");
+  }
+
+  document.addEventListener("tasklette:event", function (e) {
+    applyLiveEvent(e.detail);
+  });
+
   // --- drag and drop (editors only: the script is loaded for them) -------------------
 
   if (!board.hasAttribute("data-editable") || !window.Sortable) return;

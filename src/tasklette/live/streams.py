@@ -1,0 +1,141 @@
+"""Event streams: replay what a client missed from the table, then follow the broker.
+
+A stream subscribes to the broker *before* it reads the table, so an event that
+commits meanwhile is either in what it reads or in its queue (or both: ids it
+has already sent are skipped). That makes "everything after N, in order, once"
+hold across reconnects, restarts and a switch to another process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import orjson
+
+from tasklette.live.broker import Broker, Subscriber, encode_event, encode_presence
+from tasklette.services import permissions
+from tasklette.services.permissions import Actor
+from tasklette.storage import events, members, projects
+from tasklette.storage.database import Database
+
+REPLAY_BATCH = 500
+RETRY = b"retry: 1000\n\n"  # how soon a browser reconnects after a drop (ms)
+
+
+async def require_member(db: Database, actor: Actor, project_id: int) -> None:
+    """Only members may follow a project (others get 404, as for the project itself)."""
+    async with db.reading() as conn:
+        permissions.require_read(await projects.role_of(conn, project_id, actor.id), "project")
+
+
+async def my_project_ids(db: Database, actor: Actor) -> set[int]:
+    async with db.reading() as conn:
+        return {row["id"] for row in await projects.list_for_member(conn, actor.id)}
+
+
+def closing_frame(reason: str) -> bytes:
+    return b"event: stream.closed\ndata: %s\n\n" % orjson.dumps({"reason": reason})
+
+
+async def project_stream(db: Database, broker: Broker, actor: Actor, project_id: int,
+                         after: int | None, *, present: bool, heartbeat: float
+                         ) -> AsyncIterator[bytes]:
+    """A project's events after `after` (none when None), then live ones, then presence."""
+    subscriber = broker.subscribe_project(project_id, actor.id, present=present)
+    try:
+        yield RETRY
+        presence = encode_presence(project_id, broker.viewers(project_id))
+        yield presence
+        sent = 0
+        if after is not None:
+            sent = after
+            while True:
+                async with db.reading() as conn:
+                    batch = await events.after(conn, project_id, sent, REPLAY_BATCH)
+                for event in batch:
+                    yield encode_event(event)
+                    sent = event["id"]
+                if len(batch) < REPLAY_BATCH:
+                    break
+        async for frame in _tail(subscriber, sent, heartbeat,
+                                 lambda: _still_member(db, actor, project_id), presence):
+            yield frame
+    finally:
+        subscriber.close("the stream ended")
+
+
+async def user_stream(db: Database, broker: Broker, actor: Actor, after: int | None, *,
+                      heartbeat: float) -> AsyncIterator[bytes]:
+    """Events that concern the user (their notifications) across their projects."""
+    project_ids = await my_project_ids(db, actor)
+    subscriber = broker.subscribe_user(actor.id, project_ids)
+    try:
+        yield RETRY
+        sent = 0
+        if after is not None:
+            sent = after
+            while True:
+                async with db.reading() as conn:
+                    batch = await events.after_in_projects(
+                        conn, sorted(project_ids), sent, REPLAY_BATCH)
+                for event in batch:
+                    sent = event["id"]
+                    if actor.id in events.recipients(event["actor_id"], event["kind"],
+                                                     event["payload"]):
+                        yield encode_event(event)
+                if len(batch) < REPLAY_BATCH:
+                    break
+
+        async def signed_in() -> bool:
+            return True
+
+        async for frame in _tail(subscriber, sent, heartbeat, signed_in):
+            yield frame
+    finally:
+        subscriber.close("the stream ended")
+
+
+async def _tail(subscriber: Subscriber, sent: int, heartbeat: float,
+                still_allowed: Callable[[], Awaitable[bool]], presence: bytes = b""
+                ) -> AsyncIterator[bytes]:
+    """Frames from the broker, skipping ids (and the presence) already sent; a heartbeat
+    when idle. At each heartbeat `still_allowed()` is asked again; False ends the stream.
+    """
+    while subscriber.closed is None:
+        frames = await subscriber.next_frames(heartbeat)
+        if not frames:
+            if subscriber.closed is not None:
+                break
+            if not await still_allowed():
+                subscriber.close("you are no longer a member of this project")
+                break
+            yield b": heartbeat\n\n"
+            continue
+        for event_id, frame in frames:
+            if event_id:
+                if event_id <= sent:
+                    continue
+                sent = event_id
+            elif frame == presence:
+                continue
+            else:
+                presence = frame
+            yield frame
+    if subscriber.closed != "the stream ended":
+        yield closing_frame(subscriber.closed or "closed")
+
+
+async def _still_member(db: Database, actor: Actor, project_id: int) -> bool:
+    async with db.reading() as conn:
+        return permissions.can_read(await projects.role_of(conn, project_id, actor.id))
+
+
+async def page_start(db: Database, actor: Actor, project_id: int) -> dict[str, object]:
+    """What a project page needs to go live: the event id its stream resumes after
+    (read before the page's data, so nothing falls between) and members' names."""
+    async with db.reading() as conn:
+        permissions.require_read(await projects.role_of(conn, project_id, actor.id), "project")
+        after = await events.latest_for_project(conn, project_id)
+        people = {row["id"]: row["display_name"] or row["username"]
+                  for row in await members.list_for_project(conn, project_id)}
+    return {"project_id": project_id, "after": after, "people": people, "me": actor.id}
