@@ -114,5 +114,6 @@ async def delete_label(request: Request, actor: Actor) -> None:
 
 async def list_activity(request: Request, actor: Actor, query: schemas.ActivityQuery) -> Any:
     items, next_before = await activity.for_project(
-        _db(request), actor, request.path_params["project_id"], query.before, query.limit)
+        _db(request), actor, request.path_params["project_id"], query.before, query.limit,
+        by=query.actor, kinds=(query.kind,) if query.kind else ())
     return {"items": items, "next_before": next_before}

@@ -1,6 +1,6 @@
 """Events as sentences a person reads: "Ana moved “Fix login” to Done".
 
-Used by the task page's activity list and by the live updates. The sentences are plain
+Used by the task page's and the project's activity and by the live updates. The sentences are plain
 text (the templates escape them); names come from the event itself, or from the maps
 the caller passes (a column's name, a member's display name).
 """
@@ -26,6 +26,11 @@ def _quoted(title: object) -> str:
     return f"“{text}”"
 
 
+def _a(noun: str) -> str:
+    """`an editor`, `a label`: the noun with its indefinite article."""
+    return f"{'an' if noun[:1].lower() in ('a', 'e', 'i', 'o', 'u') else 'a'} {noun}"
+
+
 def _join(parts: list[str]) -> str:
     if len(parts) <= 1:
         return "".join(parts)
@@ -38,6 +43,7 @@ class _Describer:
         self.event = event
         self.payload: Mapping[str, Any] = event.get("payload") or {}
         self.column_names = column_names
+        self.names = names
         username = event.get("actor_username")
         self.who = names.get(username, username) if username else "Someone"
 
@@ -129,12 +135,56 @@ class _Describer:
     def column_deleted(self) -> str:
         return f"{self.who} deleted a column"
 
+    def _member(self) -> tuple[str, str]:
+        """The member's name as `names` gives it, and their role."""
+        member = self.payload.get("member") or {}
+        username = member.get("username")
+        name = self.names.get(username, username) if username else "someone"
+        return name, str(member.get("role") or "member")
+
+    def member_added(self) -> str:
+        name, role = self._member()
+        return f"{self.who} added {name} to the project as {role}"
+
+    def member_updated(self) -> str:
+        name, role = self._member()
+        return f"{self.who} made {name} {_a(role)}"
+
+    def member_removed(self) -> str:
+        member = self.payload.get("member") or {}
+        if member.get("id") is not None and member.get("id") == self.event.get("actor_id"):
+            return f"{self.who} left the project"
+        return f"{self.who} removed {self._member()[0]} from the project"
+
+    def project_created(self) -> str:
+        project = self.payload.get("project") or {}
+        return f"{self.who} created the project {_quoted(project.get('name'))}"
+
+    def project_updated(self) -> str:
+        project = self.payload.get("project") or {}
+        changes = [str(name) for name in self.payload.get("changes") or []]
+        if changes == ["name"]:
+            return f"{self.who} renamed the project to {_quoted(project.get('name'))}"
+        if changes == ["archived"]:
+            verb = "archived" if project.get("archived") else "restored"
+            return f"{self.who} {verb} the project"
+        parts = [f"the {name.replace('_', ' ')}" for name in changes]
+        return f"{self.who} changed {_join(parts) or 'the settings'} of the project"
+
+    def attachment_added(self) -> str:
+        name = _quoted(self.payload.get("name") or "a file")
+        return f"{self.who} attached {name} to {self.title}"
+
+    def attachment_deleted(self) -> str:
+        name = _quoted(self.payload.get("name") or "a file")
+        return f"{self.who} removed the attachment {name} from {self.title}"
+
     def other(self) -> str:
         kind = str(self.event.get("kind") or "")
         noun, _, verb = kind.partition(".")
         verb = {"added": "added", "removed": "removed", "created": "created",
                 "updated": "changed", "deleted": "deleted"}.get(verb, "changed")
-        return f"{self.who} {verb} a {noun or 'thing'}"
+        return f"{self.who} {verb} {_a(noun.replace('_', ' ') or 'thing')}"
 
 
 _KINDS: dict[str, Callable[[_Describer], str]] = {
@@ -150,6 +200,13 @@ _KINDS: dict[str, Callable[[_Describer], str]] = {
     "column.created": _Describer.column_created,
     "column.updated": _Describer.column_updated,
     "column.deleted": _Describer.column_deleted,
+    "attachment.added": _Describer.attachment_added,
+    "attachment.deleted": _Describer.attachment_deleted,
+    "member.added": _Describer.member_added,
+    "member.updated": _Describer.member_updated,
+    "member.removed": _Describer.member_removed,
+    "project.created": _Describer.project_created,
+    "project.updated": _Describer.project_updated,
 }
 
 
