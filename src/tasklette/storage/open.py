@@ -52,3 +52,9 @@ async def connect(settings: Settings) -> Database:
     await migrate_any(settings)
     return await PostgresDatabase.open(settings.database_url,
                                        max_size=settings.database_pool_size)
+
+
+async def schema_version(db: Database) -> int:
+    """The schema version the open database records (a cheap query: readiness checks)."""
+    async with db.reading() as conn:
+        return int(await conn.fetchval("SELECT COALESCE(MAX(version), 0) FROM schema_version"))

@@ -20,6 +20,7 @@ while the writer works, and SQLite's own cache keeps hot pages in memory.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -205,3 +206,27 @@ class SQLiteDatabase:
         async with self._lock:
             self._writer.close()
             self._reader.close()
+
+
+def backup(source: Path, dest: Path, *, progress: Callable[[int, int], None] | None = None
+           ) -> None:
+    """Copy a live database to `dest` with SQLite's online backup API, then check the copy.
+
+    Writers go on meanwhile; the copy is one consistent moment of the database. It is
+    written beside `dest` and renamed into place only once complete and checked.
+    """
+    partial = dest.with_name(dest.name + ".partial")
+    partial.unlink(missing_ok=True)
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(partial)
+    try:
+        src.backup(dst, pages=1024,
+                   progress=(lambda status, remaining, total: progress(total - remaining, total))
+                   if progress else None)
+        verdict = dst.execute("PRAGMA integrity_check").fetchone()[0]
+        if verdict != "ok":
+            raise sqlite3.DatabaseError(f"the copy failed its integrity check: {verdict}")
+    finally:
+        dst.close()
+        src.close()
+    os.replace(partial, dest)
