@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,10 +18,15 @@ from starlette_compress import CompressMiddleware, remove_compress_type
 from tasklette.api import http
 from tasklette.api.openapi import openapi_document
 from tasklette.api.routes import api_routes
+from tasklette.blobs.open import open_store
 from tasklette.headers import SecurityHeaders
+from tasklette.live.broker import Broker
+from tasklette.live.feeds import open_feed
+from tasklette.logs import RequestLog
 from tasklette.services.errors import ServiceError
 from tasklette.settings import Settings, load_settings
-from tasklette.storage.open import connect
+from tasklette.storage.migrations import latest_version
+from tasklette.storage.open import connect, schema_version
 from tasklette.web import errors as web_errors
 from tasklette.web.assets import Assets
 from tasklette.web.auth import CSRFMiddleware, SignInRequired, redirect_to_sign_in
@@ -44,7 +50,23 @@ async def favicon(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
+    """The process is up (for a liveness probe)."""
     return http.JSON({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """The process can serve: the database answers and its schema is this code's."""
+    try:
+        version = await asyncio.wait_for(schema_version(request.app.state.db), 2)
+    except Exception as exc:  # any failure to reach the database means not ready
+        return http.problem_response(503, "Not ready",
+                                     f"the database cannot be reached: {type(exc).__name__}")
+    expected = latest_version()
+    if version != expected:
+        return http.problem_response(
+            503, "Not ready", f"the database is at schema version {version}, this Tasklette "
+                              f"needs {expected}: run `tasklette migrate`")
+    return http.JSON({"status": "ready", "schema_version": version})
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -53,15 +75,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.db = await connect(settings)
+        app.state.db = db = await connect(settings)
+        app.state.blobs = blobs = await open_store(settings)  # sweeps crashed uploads
+        app.state.broker = broker = Broker(queue_limit=settings.stream_queue_limit)
+        feed = open_feed(settings, db, broker)
+        await feed.start()
         try:
             yield
         finally:
-            await app.state.db.close()
+            broker.close_all("the server is shutting down")
+            await feed.stop()
+            await db.close()
+            await blobs.close()
 
     assets = Assets()
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
+        Route("/readyz", readyz),
         Route("/favicon.ico", favicon),
         Route("/api/v1/openapi.json", openapi_json),
         Route("/api/docs", api_docs, name="api_docs"),
@@ -73,6 +103,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(RequestLog, access_log=settings.access_log),
             Middleware(CompressMiddleware, minimum_size=1024),
             Middleware(SecurityHeaders),
             Middleware(CSRFMiddleware),

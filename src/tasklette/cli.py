@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,11 +12,15 @@ from typing import Any, TypeVar
 import click
 import uvicorn
 
-from tasklette.services import tokens, users
+from tasklette.blobs.open import open_store as open_blob_store
+from tasklette.blobs.store import BlobStore, BlobStoreUnavailable
+from tasklette.logs import log_config
+from tasklette.services import attachments, tokens, users
 from tasklette.services.errors import ServiceError
 from tasklette.services.permissions import Actor
 from tasklette.settings import SETTINGS_TABLE, Settings, SettingsError, load_settings
 from tasklette.storage import open as storage_open
+from tasklette.storage import sqlite as storage_sqlite
 from tasklette.storage.database import Database, SchemaTooNewError
 
 T = TypeVar("T")
@@ -93,7 +98,9 @@ def serve(host: str | None = None, port: int | None = None, data_dir: Path | Non
     common: dict[str, Any] = {
         "host": settings.host, "port": settings.port, "log_level": settings.log_level,
         "loop": settings.event_loop,
-        "access_log": settings.access_log, "proxy_headers": True, "server_header": False,
+        # Access lines come from tasklette.logs.RequestLog, with the request id.
+        "access_log": False, "log_config": log_config(settings.log_level, settings.log_format),
+        "proxy_headers": True, "server_header": False,
         "timeout_graceful_shutdown": 10,
     }
     if settings.workers == 1:
@@ -123,6 +130,35 @@ def migrate(data_dir: Path | None, database_url: str | None) -> None:
         click.echo(f"Applied migrations {', '.join(map(str, applied))}.")
     else:
         click.echo("The database is up to date.")
+
+
+@main.command()
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace DESTINATION if it exists.")
+@data_dir_option
+def backup(destination: Path, force: bool, data_dir: Path | None) -> None:
+    """Copy the SQLite database to DESTINATION while Tasklette keeps running.
+
+    The copy is consistent and checked. Files of attachments live in the data
+    directory's blobs/ (content-addressed, never changed in place): copy that
+    directory as it is, e.g. with rsync. On PostgreSQL, use pg_dump.
+    """
+    settings = _settings(data_dir=data_dir)
+    if storage_open.uses_postgres(settings):
+        raise click.ClickException("the database is PostgreSQL: back it up with pg_dump "
+                                   "(see docs/deployment.md)")
+    if not settings.database_path.is_file():
+        raise click.ClickException(f"there is no database at {settings.database_path}")
+    if destination.exists() and not force:
+        raise click.ClickException(f"{destination} exists; pass --force to replace it")
+    with click.progressbar(length=1, label="Copying", show_percent=True) as bar:
+        def step(done: int, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done - bar.pos)
+
+        storage_sqlite.backup(settings.database_path, destination, progress=step)
+    click.echo(f"Backed up {settings.database_path} to {destination} "
+               f"({destination.stat().st_size:,} bytes).")
 
 
 @main.command()
@@ -248,3 +284,175 @@ def demo(owner: str, password: str, data_dir: Path | None) -> None:
         summary = _run(_settings(data_dir=data_dir),
                        lambda db: demo_data.create(db, owner, password, bar.update))
     click.echo(summary)
+
+
+# --- import and export -------------------------------------------------------------------
+# `tasklette import SOURCE FILE` and `tasklette export project ID`: the groups leave room
+# for whole-instance commands (`import instance`, `export instance`) beside these.
+
+
+async def _owner(db: Database, username: str | None) -> Actor:
+    """The user named by --owner; without it, the only user or the only administrator."""
+    if username is not None:
+        return await _actor(db, username)
+    rows = await users.list_all(db)
+    admins = [row for row in rows if row["is_admin"]]
+    for candidates in (rows, admins):
+        if len(candidates) == 1:
+            row = candidates[0]
+            return Actor(row["id"], row["username"], row["display_name"], bool(row["is_admin"]))
+    if not rows:
+        raise click.ClickException("there are no users yet: create one with "
+                                   "`tasklette user create USERNAME`")
+    raise click.ClickException("name the new project's owner with --owner USERNAME")
+
+
+def _import(source: str, file: Path, project: str | None, owner: str | None,
+            data_dir: Path | None) -> None:
+    from tasklette.services import importing
+    from tasklette.services.importing import writer
+
+    settings = _settings(data_dir=data_dir)
+    try:
+        plan = importing.read(source, file.read_bytes(), project)
+    except ServiceError as exc:
+        raise click.ClickException(f"{file}: {exc.detail}") from None
+    with click.progressbar(length=importing.size(plan), label=f"Importing {file.name}",
+                           file=sys.stderr) as bar:
+        async def work(db: Database) -> importing.ImportResult:
+            return await writer.write(db, await _owner(db, owner), plan, bar.update)
+
+        result = _run(settings, work)
+    for line in result.lines():
+        click.echo(line)
+
+
+@main.group("import")
+def import_group() -> None:
+    """Import a project from a file; every import makes a new project."""
+
+
+def _import_command(source: str, what: str) -> click.Command:
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option("--project", default=None, help="Name of the new project (default: the "
+                                                  "file's; a taken name gets (2), (3)…).")
+    @click.option("--owner", default=None, help="Username of the new project's owner "
+                                                "(default: the only user or administrator).")
+    @data_dir_option
+    def command(file: Path, project: str | None, owner: str | None,
+                data_dir: Path | None) -> None:
+        _import(source, file, project, owner, data_dir)
+
+    command.__doc__ = f"Import {what} as a new project."
+    return import_group.command(source)(command)
+
+
+_import_command("trello", "a Trello board export (JSON)")
+_import_command("todoist", "a Todoist project exported as CSV")
+_import_command("tasklette", "a Tasklette project export (JSON)")
+
+
+@main.group("export")
+def export_group() -> None:
+    """Export data to files."""
+
+
+@export_group.command("project")
+@click.argument("project_id", type=int)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write ('-': standard output; default: the project's name and "
+                   "the day, in the current directory).")
+@click.option("--format", "file_format", type=click.Choice(["json", "csv"]), default="json",
+              show_default=True, help="json: everything, importable with `tasklette import "
+                                      "tasklette`; csv: one row per task.")
+@click.option("--as", "username", default=None,
+              help="Export as this member (default: the project's first owner).")
+@data_dir_option
+def export_project(project_id: int, output: Path | None, file_format: str,
+                   username: str | None, data_dir: Path | None) -> None:
+    """Export project PROJECT_ID (see its address: /projects/PROJECT_ID)."""
+    from tasklette.services import exporting
+
+    async def actor_and_count(db: Database) -> tuple[Actor, int]:
+        actor = await _actor(db, username) if username else \
+            await exporting.owner_actor(db, project_id)
+        if actor is None:
+            raise click.ClickException(f"there is no project {project_id}")
+        return actor, await exporting.task_count(db, actor, project_id)
+
+    settings = _settings(data_dir=data_dir)
+    actor, count = _run(settings, actor_and_count)
+    steps = count * (2 if file_format == "csv" else 1)
+    with click.progressbar(length=steps, label=f"Exporting project {project_id}",
+                           file=sys.stderr) as bar:
+        data = _run(settings, lambda db: exporting.project_data(db, actor, project_id,
+                                                                bar.update))
+        content = exporting.to_csv(data, bar.update) if file_format == "csv" \
+            else exporting.to_json(data)
+    if output is not None and str(output) == "-":
+        sys.stdout.buffer.write(content)
+        return
+    target = output or Path(exporting.file_name(data, file_format))
+    target.write_bytes(content)
+    click.echo(f"Wrote {len(data['tasks'])} tasks of “{data['project']['name']}” to {target}.",
+               err=True)
+
+
+# --- blobs: the stored files of attachments ----------------------------------------------
+
+
+@main.group()
+def blobs() -> None:
+    """Check and tidy the stored files of attachments."""
+
+
+def _run_with_blobs(settings: Settings,
+                    work: Callable[[Database, BlobStore], Awaitable[T]]) -> T:
+    """Like `_run`, with the blob store open too."""
+
+    async def with_store(db: Database) -> T:
+        try:
+            store = await open_blob_store(settings)
+        except BlobStoreUnavailable as exc:
+            raise click.ClickException(f"the file store cannot be used: {exc}") from None
+        try:
+            return await work(db, store)
+        finally:
+            await store.close()
+
+    return _run(settings, with_store)
+
+
+@blobs.command("check")
+@data_dir_option
+def blobs_check(data_dir: Path | None) -> None:
+    """Verify every stored file against its SHA-256; exit 1 if any is missing or corrupt."""
+    settings = _settings(data_dir=data_dir)
+    count, size = _run_with_blobs(settings, lambda db, store: attachments.blob_totals(store))
+    with click.progressbar(length=max(size, 1), label=f"Checking {count} files",
+                           file=sys.stderr) as bar:
+        report = _run_with_blobs(
+            settings, lambda db, store: attachments.check_blobs(db, store, bar.update))
+    for sha256 in report.missing:
+        click.echo(f"missing: {sha256} (attachments name it; the store does not have it)")
+    for sha256 in report.corrupt:
+        click.echo(f"corrupt: {sha256} (its bytes no longer match their SHA-256 or size)")
+    click.echo(f"Checked {report.checked} files: {len(report.missing)} missing, "
+               f"{len(report.corrupt)} corrupt, {report.unreferenced} unreferenced"
+               + (" (`tasklette blobs gc` removes those)." if report.unreferenced else "."))
+    if not report.ok:
+        raise SystemExit(1)
+
+
+@blobs.command("gc")
+@data_dir_option
+def blobs_gc(data_dir: Path | None) -> None:
+    """Remove stored files that no attachment names (e.g. after a task was deleted)."""
+    settings = _settings(data_dir=data_dir)
+    count, _ = _run_with_blobs(settings, lambda db, store: attachments.blob_totals(store))
+    with click.progressbar(length=max(count, 1), label=f"Looking at {count} files",
+                           file=sys.stderr) as bar:
+        report = _run_with_blobs(
+            settings, lambda db, store: attachments.collect_garbage(db, store, bar.update))
+    click.echo(f"Removed {report.removed} unreferenced files ({report.freed_bytes} bytes); "
+               f"kept {report.kept}.")

@@ -37,6 +37,34 @@ def _parse_event_loop(raw: str) -> str:
     return value
 
 
+def _parse_log_format(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"text", "json"}:
+        raise ValueError("expected text or json")
+    return value
+
+
+def _parse_blob_store(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"local", "s3"}:
+        raise ValueError("expected local or s3")
+    return value
+
+
+def _parse_endpoint_url(raw: str) -> str:
+    value = raw.strip()
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError(f"expected an http:// or https:// URL, got {raw!r}")
+    return value
+
+
+def _parse_addressing_style(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in {"auto", "path", "virtual"}:
+        raise ValueError("expected auto, path or virtual")
+    return value
+
+
 def _parse_synchronous(raw: str) -> str:
     value = raw.strip().upper()
     if value not in {"FULL", "NORMAL", "EXTRA"}:
@@ -72,6 +100,8 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("workers", _parse_positive_int, 1,
             "Number of server processes `tasklette serve` starts."),
     Setting("log_level", str, "info", "Server log level: debug, info, warning or error."),
+    Setting("log_format", _parse_log_format, "text",
+            "Log lines as `text` or as `json` (one object per line, with the request id)."),
     Setting("event_loop", _parse_event_loop, "asyncio",
             "Event loop of the server: asyncio, or uvloop. Measured here, asyncio served "
             "as many requests with far shorter worst-case waits under load."),
@@ -88,6 +118,44 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "A browser session ends after this many minutes without a request (14 days)."),
     Setting("max_json_body_bytes", _parse_positive_int, 1_048_576,
             "Largest JSON request body the API accepts; larger ones get 413."),
+    # --- attachments ---
+    Setting("attachment_max_file_bytes", _parse_positive_int, 1_073_741_824,
+            "Largest file an upload may hold (1 GiB); a larger one is refused with 413 as "
+            "soon as it passes the limit."),
+    Setting("attachment_max_request_bytes", _parse_positive_int, 2_147_483_648,
+            "Largest upload request, all its files together (2 GiB); refused with 413 "
+            "before reading when its declared length is larger."),
+    Setting("attachment_max_parts", _parse_positive_int, 32,
+            "Most parts (files and fields) one upload request may have; more get 400."),
+    Setting("blob_store", _parse_blob_store, "local",
+            "Where attachments' files are kept: `local` (in the data directory) or `s3` (an "
+            "S3-compatible bucket, which several servers can share)."),
+    Setting("s3_endpoint_url", _parse_endpoint_url, "",
+            "URL of the S3-compatible server (e.g. http://127.0.0.1:9000); empty for AWS S3."),
+    Setting("s3_bucket", str, "", "Bucket holding the files; required with blob_store=s3."),
+    Setting("s3_prefix", str, "",
+            "Key prefix in the bucket (e.g. `tasklette/`), to share a bucket with other data."),
+    Setting("s3_region", str, "us-east-1", "Region of the bucket (signs the requests)."),
+    Setting("s3_access_key_id", str, "",
+            "Access key for the bucket; empty to find credentials as the AWS SDKs do (AWS_* "
+            "variables, ~/.aws, an instance or task role)."),
+    Setting("s3_secret_access_key", str, "", "Secret of the access key.", secret=True),
+    Setting("s3_addressing_style", _parse_addressing_style, "auto",
+            "How the bucket is named in URLs: `path` (most self-hosted servers), `virtual` "
+            "(bucket.host) or `auto`."),
+    Setting("s3_max_connections", _parse_positive_int, 100,
+            "Most connections one process opens to the S3 server; each download in progress "
+            "holds one."),
+    Setting("stream_heartbeat_seconds", _parse_positive_int, 15,
+            "Seconds between heartbeats on an idle event stream (keeps proxies from closing "
+            "it; membership is checked again at each)."),
+    Setting("stream_queue_limit", _parse_positive_int, 1000,
+            "Events a live subscriber may fall behind before it is dropped (it reconnects "
+            "and replays what it missed)."),
+    # --- import ---
+    Setting("max_import_bytes", _parse_positive_int, 52_428_800,
+            "Largest file an import (Trello, Todoist, Tasklette export) may be, through the "
+            "web page or the API (50 MiB); larger ones get 413."),
 )
 
 _BY_NAME = {setting.name: setting for setting in SETTINGS_TABLE}
@@ -104,6 +172,7 @@ class Settings:
     port: int = 8000
     workers: int = 1
     log_level: str = "info"
+    log_format: str = "text"
     event_loop: str = "asyncio"
     access_log: bool = False
     sqlite_synchronous: str = "FULL"
@@ -111,6 +180,29 @@ class Settings:
     allow_signup: bool = False
     session_idle_minutes: int = 20160
     max_json_body_bytes: int = 1_048_576
+    attachment_max_file_bytes: int = 1_073_741_824
+    attachment_max_request_bytes: int = 2_147_483_648
+    attachment_max_parts: int = 32
+    blob_store: str = "local"
+    s3_endpoint_url: str = ""
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_addressing_style: str = "auto"
+    s3_max_connections: int = 100
+    stream_heartbeat_seconds: int = 15
+    stream_queue_limit: int = 1000
+    max_import_bytes: int = 52_428_800
+
+    def __post_init__(self) -> None:
+        if self.blob_store == "s3" and not self.s3_bucket:
+            raise SettingsError("TASKLETTE_BLOB_STORE=s3 needs a bucket: set "
+                                "TASKLETTE_S3_BUCKET")
+        if bool(self.s3_access_key_id) != bool(self.s3_secret_access_key):
+            raise SettingsError("TASKLETTE_S3_ACCESS_KEY_ID and TASKLETTE_S3_SECRET_ACCESS_KEY "
+                                "go together: set both, or neither")
 
     @property
     def database_path(self) -> Path:

@@ -60,6 +60,15 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         if endpoint.many:
             schema = {"type": "array", "items": schema}
         success["content"] = {"application/json": {"schema": schema}}
+    if endpoint.stream:
+        success["content"] = {"text/event-stream": {"schema": {
+            "type": "string", "description": "one frame per event: `id` (the event id), "
+            "`event` (its kind, e.g. task.moved) and `data` (the event as JSON, with its "
+            "payload); `presence` frames list who views the board; a comment line is a "
+            "heartbeat"}}}
+        parameters.append({"name": "Last-Event-ID", "in": "header", "required": False,
+                           "schema": {"type": "string"},
+                           "description": "resume after this event id"})
     operation["responses"][str(endpoint.status)] = success
     errors = {401, *endpoint.errors}
     if endpoint.body is not None:

@@ -12,7 +12,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from tasklette.api import account, projects, schemas, tasks
+from tasklette.api import (
+    account,
+    attachments,
+    calendar,
+    events,
+    import_export,
+    projects,
+    schemas,
+    search,
+    tasks,
+)
 from tasklette.api.http import JSON, authenticate, parse_body, parse_query
 from tasklette.storage.database import TransientError
 
@@ -47,6 +57,7 @@ class Endpoint:
     many: bool = False
     status: int = 200
     errors: tuple[int, ...] = ()
+    stream: bool = False  # answered with text/event-stream
 
     def route(self) -> Route:
         view, body_model, query_model, status = self.view, self.body, self.query, self.status
@@ -170,8 +181,61 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "Delete my comment (owners: any comment)", "comments", status=204,
              errors=(403, 404)),
 
+    Endpoint("GET", P + "/events", events.project_events, "Follow the project's events live "
+             "(Server-Sent Events; resume with `Last-Event-ID` or `?after=`)", "activity",
+             query=S.StreamQuery, errors=(404,), stream=True),
+    Endpoint("GET", "/api/v1/me/events", events.my_events, "Follow the events that concern "
+             "me (assignments, comments on my tasks, membership) across my projects",
+             "activity", query=S.StreamQuery, stream=True),
+    # --- attachments (api/attachments.py): multipart uploads, downloads with ranges ---
+    Endpoint("GET", T + "/attachments", attachments.list_attachments, "List a task's "
+             "attachments", "attachments", response=S.Attachment, many=True, errors=(404,)),
+    Endpoint("POST", T + "/attachments", attachments.upload, "Upload files: a "
+             "multipart/form-data body with one part per file, streamed to disk as it "
+             "arrives; 413 over the size limits, 415 for another content type", "attachments",
+             response=S.Attachment, many=True, status=201, errors=(400, 403, 404, 413, 422)),
+    Endpoint("GET", "/api/v1/attachments/{attachment_id:id}", attachments.download,
+             "Download an attachment (Range requests, 416 past the end; ETag: its SHA-256)",
+             "attachments", errors=(404,)),
+    Endpoint("DELETE", "/api/v1/attachments/{attachment_id:id}",
+             attachments.delete_attachment, "Delete an attachment (editors)", "attachments",
+             status=204, errors=(403, 404)),
+
     Endpoint("GET", P + "/activity", projects.list_activity, "The project's events, newest "
              "first", "activity", query=S.ActivityQuery, response=S.EventPage, errors=(404,)),
+    # --- search, saved views, import and export, calendar feed (api/search.py,
+    # api/import_export.py, api/calendar.py) ---
+    Endpoint("GET", "/api/v1/search", search.search_all, "Search tasks in all my projects, "
+             "best match first, with highlighted snippets (query syntax: see `q`)", "search",
+             query=S.SearchQuery, response=S.SearchPage, errors=(404, 422)),
+    Endpoint("GET", P + "/search", search.search_project, "Search tasks in one project",
+             "search", query=S.ProjectSearchQuery, response=S.SearchPage, errors=(404, 422)),
+    Endpoint("GET", P + "/views", search.list_views, "List the project's saved views",
+             "views", response=S.SavedView, many=True, errors=(404,)),
+    Endpoint("POST", P + "/views", search.create_view, "Save a list-view filter and sort "
+             "under a name (editors)", "views", body=S.SavedViewCreate, response=S.SavedView,
+             status=201, errors=(403, 404, 409, 422)),
+    Endpoint("GET", "/api/v1/views/{view_id:id}", search.get_view, "Get a saved view",
+             "views", response=S.SavedView, errors=(404,)),
+    Endpoint("PATCH", "/api/v1/views/{view_id:id}", search.update_view, "Rename a saved "
+             "view or change its query (editors)", "views", body=S.SavedViewUpdate,
+             response=S.SavedView, errors=(403, 404, 409, 422)),
+    Endpoint("DELETE", "/api/v1/views/{view_id:id}", search.delete_view, "Delete a saved "
+             "view (editors)", "views", status=204, errors=(403, 404)),
+    Endpoint("POST", "/api/v1/imports/{source}", import_export.import_project, "Import a "
+             "new project from a file sent as the request body: source trello (board JSON "
+             "export), todoist (CSV export) or tasklette (project export)", "import/export",
+             query=S.ImportQuery, response=S.ImportResult, status=201, errors=(413, 422)),
+    Endpoint("GET", P + "/export", import_export.export_project, "Download the project: "
+             "JSON with everything (imports back unchanged) or CSV, one row per task",
+             "import/export", query=S.ExportQuery, errors=(404,)),
+    Endpoint("GET", "/api/v1/me/calendar", calendar.get_calendar, "Whether I have a "
+             "calendar feed", "calendar", response=S.CalendarFeed),
+    Endpoint("POST", "/api/v1/me/calendar", calendar.create_calendar, "Make a new secret "
+             "calendar feed address (the old one stops working); shown once", "calendar",
+             response=S.CalendarFeed, status=201),
+    Endpoint("DELETE", "/api/v1/me/calendar", calendar.delete_calendar, "Turn my calendar "
+             "feed off", "calendar", status=204),
 )
 
 

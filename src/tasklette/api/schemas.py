@@ -143,8 +143,16 @@ class TokenCreate(Body):
     name: Name
 
 
+# Kind groups of the activity filter: "task" is task.created, task.moved and the rest.
+ActivityKind = Literal["task", "comment", "column", "label", "member", "project", "attachment"]
+
+
 class ActivityQuery(Query):
     before: Id | None = Field(None, description="only events older than this event id")
+    actor: Username | None = Field(None, description="only events by this user (a username; "
+                                                     "one nobody has gives no events)")
+    kind: ActivityKind | None = Field(None, description="only events of this kind group, "
+                                                        "e.g. 'task' for every task.* kind")
     limit: Annotated[int, Field(ge=1, le=200)] = 50
 
 
@@ -227,6 +235,7 @@ class Task(BaseModel):
     labels: list[LabelRef]
     assignees: list[UserRef]
     comment_count: int
+    attachment_count: int = 0
     subtask_count: int
     subtasks_completed: int
     subtasks: list[SubtaskRef] | None = None
@@ -261,8 +270,13 @@ class Event(BaseModel):
     created_at: str
 
 
+class ProjectEvent(Event):
+    task_exists: bool | None = Field(description="whether the event's task is still there "
+                                                  "(false once deleted); null without a task")
+
+
 class EventPage(BaseModel):
-    items: list[Event]
+    items: list[ProjectEvent]
     next_before: int | None
 
 
@@ -290,3 +304,141 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[FieldError] | None = None
+
+
+# --- event streams ----------------------------------------------------------------------
+
+
+class StreamQuery(Query):
+    after: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="replay the events after this event id first (a `Last-Event-ID` "
+                          "header, which browsers send when they reconnect, wins over it)")
+    presence: bool = Field(False, description="count this stream as a person viewing the "
+                                              "board (browsers' board pages do)")
+
+
+# --- attachments ------------------------------------------------------------------------
+
+
+class Attachment(BaseModel):
+    """A file on a task; download its bytes at /api/v1/attachments/{id}."""
+
+    id: int
+    task_id: int
+    uploader_id: int | None
+    uploader_username: str | None
+    uploader_display_name: str | None
+    filename: str = Field(description="for display only: path components and control "
+                                      "characters removed")
+    size: int = Field(description="bytes")
+    sha256: str = Field(description="of the bytes, in hex; also the download's ETag")
+    content_type: str = Field(description="found from the file's first bytes, not from "
+                                          "what the uploader said")
+    created_at: str
+
+
+# --- search, saved views, import and export, calendar -----------------------------------
+
+SearchText = Annotated[str, StringConstraints(max_length=500)]
+
+
+class ProjectSearchQuery(Query):
+    q: SearchText = Field("", description='words, "exact phrases", word* and filters: '
+                                          "label:bug assignee:me priority:high "
+                                          'due:<2026-12-01 due:overdue is:open column:"In '
+                                          'progress" (required: an empty search is a 422)')
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    offset: Annotated[int, Field(ge=0, le=10_000)] = 0
+
+
+class SearchQuery(ProjectSearchQuery):
+    project: Id | None = Field(None, description="search this project only")
+
+
+class SavedViewCreate(Body):
+    name: Name
+    query: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = Field(
+        "", description="the list view's query string, e.g. label=3&sort=-due (the "
+                        "parameters of GET /projects/{id}/tasks, without cursor)")
+
+
+class SavedViewUpdate(Body):
+    name: Name | None = None
+    query: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None \
+        = None
+
+
+class ImportQuery(Query):
+    project: Name | None = Field(None, description="name of the new project; default: the "
+                                                   "file's (a taken name gets (2), (3)…)")
+
+
+class ExportQuery(Query):
+    format: Literal["json", "csv"] = Field("json", description="json: the whole project, "
+                                           "importable; csv: one row per task")
+
+
+class SearchSnippet(BaseModel):
+    field: Literal["description", "comments"] | None
+    text: str
+    highlights: list[list[int]] = Field(description="[start, end) character offsets of "
+                                                    "matches in text")
+
+
+class SearchHit(BaseModel):
+    id: int
+    project_id: int
+    project_name: str
+    column_id: int | None
+    column_name: str | None
+    parent_task_id: int | None
+    parent_title: str | None
+    title: str
+    title_highlights: list[list[int]]
+    snippet: SearchSnippet
+    priority: Priority
+    due_date: str | None
+    completed: bool
+    updated_at: str
+    labels: list[LabelRef]
+    assignees: list[UserRef]
+    comment_count: int
+
+
+class SearchPage(BaseModel):
+    items: list[SearchHit] = Field(description="best match first")
+    next_offset: int | None
+    ignored: list[str] = Field(description='words left out as too common ("the", "with")')
+
+
+class SavedView(BaseModel):
+    id: int
+    project_id: int
+    name: str
+    query: str
+    url: str = Field(description="the list view this opens")
+    created_by: str | None
+    created_at: str
+    updated_at: str
+
+
+class ImportResult(BaseModel):
+    project_id: int
+    name: str
+    source: Literal["trello", "todoist", "tasklette"]
+    columns: int
+    tasks: int
+    subtasks: int
+    labels: int
+    comments: int
+    assigned: int
+    links: int = Field(description="attachments recorded as links in descriptions")
+    members_added: list[str]
+    skipped: list[str] = Field(description="what the file had that was not imported")
+    kept_as_text: list[str] = Field(description="people with no account here, named in text")
+
+
+class CalendarFeed(BaseModel):
+    active: bool
+    created_at: str | None
+    url: str | None = Field(None, description="the secret feed address: shown only when made")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, StringConstraints
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tasklette.api.calendar import feed_url
 from tasklette.api.schemas import Name
-from tasklette.services import sessions, tokens, users
+from tasklette.services import calendar, sessions, tokens, users
 from tasklette.services.errors import Invalid, ServiceError, TooManyRequests, Unauthenticated
 from tasklette.services.permissions import Actor
 from tasklette.storage import users as user_store
@@ -48,6 +49,10 @@ class PasswordForm(BaseModel):
 
 class TokenForm(BaseModel):
     name: Name
+
+
+class CalendarForm(BaseModel):
+    action: Literal["regenerate", "off"] = "regenerate"
 
 
 def _safe_next(target: str) -> str:
@@ -168,7 +173,9 @@ async def account_page(request: Request) -> Response:
                 return response
         status = 422
     changed = request.query_params.get("changed") == "1"
-    return render(request, "account/account.html", {"form": form, "changed": changed},
+    return render(request, "account/account.html", {
+        "form": form, "changed": changed,
+        "calendar": await calendar.status(request.app.state.db, session.actor)},
                   status=status)
 
 
@@ -194,3 +201,18 @@ async def revoke_token(request: Request) -> Response:
     await read_form(request, TokenForm, fields=())
     await tokens.revoke(request.app.state.db, session.actor, request.path_params["token_id"])
     return redirect("/account/tokens", request)
+
+
+async def calendar_feed(request: Request) -> Response:
+    """POST /account/calendar: a new secret feed address (shown this once), or none."""
+    session = await require_session(request)
+    data, _ = await read_form(request, CalendarForm)
+    db, url = request.app.state.db, None
+    if data is not None and data.action == "off":
+        await calendar.turn_off(db, session.actor)
+    else:
+        _, secret = await calendar.regenerate(db, session.actor)
+        url = feed_url(request, secret)
+    return render(request, "account/account.html", {
+        "form": Form({}, {}), "changed": False, "calendar_url": url,
+        "calendar": await calendar.status(db, session.actor)})

@@ -6,14 +6,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from tasklette.api import calendar
 from tasklette.web import (
     account,
+    activity_page,
+    attachments,
     board,
+    import_export,
     labels_page,
     members_page,
     my_tasks,
     project_settings,
     projects,
+    saved_views,
+    search_page,
     task_list,
     task_pages,
 )
@@ -47,6 +53,7 @@ def web_routes() -> list[BaseRoute]:
         Route("/projects/{project_id:id}/columns/{column_id:id}/delete", board.delete_column,
               methods=["POST"]),
         Route("/tasks/{task_id:id}", task_pages.task_page, methods=["GET"], name="task"),
+        Route("/tasks/{task_id:id}/card", board.card_fragment, methods=["GET"]),
         Route("/tasks/{task_id:id}", task_pages.update_task, methods=["POST"]),
         Route("/tasks/{task_id:id}/complete", task_pages.set_completed, methods=["POST"]),
         Route("/tasks/{task_id:id}/subtasks", task_pages.add_subtask, methods=["POST"]),
@@ -54,8 +61,17 @@ def web_routes() -> list[BaseRoute]:
         Route("/tasks/{task_id:id}/comments", task_pages.add_comment, methods=["POST"]),
         Route("/comments/{comment_id:id}/edit", task_pages.edit_comment, methods=["POST"]),
         Route("/comments/{comment_id:id}/delete", task_pages.delete_comment, methods=["POST"]),
+        # --- attachments (web/attachments.py): the list, downloads, form fallbacks ---
+        Route("/tasks/{task_id:id}/attachments", attachments.attachments_fragment,
+              methods=["GET"]),
+        Route("/tasks/{task_id:id}/attachments", attachments.upload_form, methods=["POST"]),
+        Route("/attachments/{attachment_id:id}", attachments.download, methods=["GET"]),
+        Route("/attachments/{attachment_id:id}/inline", attachments.inline, methods=["GET"]),
+        Route("/attachments/{attachment_id:id}/delete", attachments.delete, methods=["POST"]),
         # --- list view, labels, members, project settings, my tasks ---
         Route("/projects/{project_id:id}/list", task_list.list_page, methods=["GET"]),
+        Route("/projects/{project_id:id}/activity", activity_page.activity_page,
+              methods=["GET"]),
         Route("/projects/{project_id:id}/labels", labels_page.labels_page,
               methods=["GET", "POST"]),
         Route("/projects/{project_id:id}/labels/{label_id:id}", labels_page.update_label,
@@ -76,4 +92,15 @@ def web_routes() -> list[BaseRoute]:
         Route("/projects/{project_id:id}/delete", project_settings.delete_project,
               methods=["POST"]),
         Route("/my-tasks", my_tasks.my_tasks_page, methods=["GET"], name="my_tasks"),
+        # --- search, saved views, import, calendar feed (web/search_page.py,
+        # web/saved_views.py, web/import_export.py, api/calendar.py) ---
+        Route("/search", search_page.search_page, methods=["GET"], name="search"),
+        Route("/projects/{project_id:id}/views", saved_views.create_view, methods=["POST"]),
+        Route("/projects/{project_id:id}/views/{view_id:id}/rename", saved_views.rename_view,
+              methods=["POST"]),
+        Route("/projects/{project_id:id}/views/{view_id:id}/delete", saved_views.delete_view,
+              methods=["POST"]),
+        Route("/projects/import", import_export.import_upload, methods=["POST"]),
+        Route("/account/calendar", account.calendar_feed, methods=["POST"]),
+        Route("/calendar/{secret}.ics", calendar.feed, methods=["GET"]),
     ]
