@@ -78,6 +78,11 @@ class Server:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
         self._loop.run_until_complete(self._server.serve())
+        # Tasks a library left running (sse-starlette's shutdown watcher) end with the loop.
+        pending = asyncio.all_tasks(self._loop)
+        for task in pending:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         self._loop.close()
 
     def start(self) -> Server:
@@ -90,6 +95,10 @@ class Server:
         return self
 
     def stop(self) -> None:
+        broker = getattr(self.app.state, "broker", None)
+        if broker is not None and self._loop is not None and self._loop.is_running():
+            # As SIGTERM does for `tasklette serve`: end the open event streams first.
+            self._loop.call_soon_threadsafe(broker.close_all, "the server is shutting down")
         self._server.should_exit = True
         self._thread.join(timeout=15)
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import httpx
 
 from tasklette.settings import SETTINGS_TABLE
-from tests.conftest import free_port
+from tests.conftest import Server, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,3 +94,45 @@ def test_serve_answers_and_stops(tmp_path: Path) -> None:
     # uvicorn re-raises SIGTERM after a graceful shutdown, so the exit status is -15.
     assert process.returncode in (0, -15)
     assert "Application shutdown complete" in output
+
+
+def test_backup_copies_a_live_database(tmp_path: Path) -> None:
+    server = Server(tmp_path / "data").start()
+    stop = threading.Event()
+    try:
+        made = tasklette("user", "create", "ana", "--password", "a good password",
+                         "--data-dir", str(tmp_path / "data"))
+        assert made.returncode == 0, made.stderr
+        secret = tasklette("token", "create", "ana", "--data-dir",
+                           str(tmp_path / "data")).stdout.strip()
+        client = httpx.Client(base_url=server.base_url,
+                              headers={"Authorization": f"Bearer {secret}"})
+        project = client.post("/api/v1/projects", json={"name": "Kept"}).json()
+
+        def keep_writing() -> None:  # the server is in use while it is backed up
+            while not stop.is_set():
+                client.post(f"/api/v1/projects/{project['id']}/tasks", json={"title": "w"})
+
+        writer = threading.Thread(target=keep_writing)
+        writer.start()
+        time.sleep(0.2)
+        copy = tmp_path / "backup.db"
+        done = tasklette("backup", str(copy), "--data-dir", str(tmp_path / "data"))
+        stop.set()
+        writer.join()
+        client.close()
+        assert done.returncode == 0, done.stderr
+        with sqlite3.connect(copy) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            assert conn.execute("SELECT name FROM projects").fetchall() == [("Kept",)]
+            assert conn.execute("SELECT count(*) FROM tasks").fetchone()[0] > 0
+        again = tasklette("backup", str(copy), "--data-dir", str(tmp_path / "data"))
+        assert again.returncode == 1 and "--force" in again.stderr
+    finally:
+        stop.set()
+        server.stop()
+    on_postgres = subprocess.run(
+        [sys.executable, "-m", "tasklette", "backup", str(tmp_path / "x.db")],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "TASKLETTE_DATABASE_URL": "postgresql://h/db"})
+    assert on_postgres.returncode == 1 and "pg_dump" in on_postgres.stderr

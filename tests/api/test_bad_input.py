@@ -79,6 +79,7 @@ class World:
     comment_id: int
     target: str
     newcomer: str
+    view_id: int = 0
 
 
 def settle(response: httpx.Response) -> None:
@@ -115,9 +116,11 @@ def build_world(cast: Cast) -> World:
                             json={"title": "Child", "parent_task_id": task["id"]}), 201)
     comment = ok(owner.post(f"/api/v1/tasks/{task['id']}/comments",
                             json={"body": "a note"}), 201)
+    view = ok(owner.post(f"/api/v1/projects/{pid}/views",
+                         json={"name": "Bugs", "query": f"label={label['id']}"}), 201)
     return World(pid, columns[0]["id"], columns[1]["id"], columns[2]["id"], task["id"],
                  subtask["id"], label["id"], free["id"], comment["id"],
-                 cast.target.username, cast.newcomer.username)
+                 cast.target.username, cast.newcomer.username, view["id"])
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +221,8 @@ def assert_invalid(response: httpx.Response, field: str) -> dict[str, Any]:
 
 PLACEHOLDER = re.compile(r"\{(\w+)(?::\w+)?\}")
 IDS = {"project_id": "project_id", "task_id": "task_id", "column_id": "column_id",
-       "label_id": "label_id", "comment_id": "comment_id", "username": "target"}
+       "label_id": "label_id", "comment_id": "comment_id", "username": "target",
+       "view_id": "view_id"}
 
 
 def url(path: str, world: World, **values: Any) -> str:
@@ -250,6 +254,8 @@ VALID: dict[tuple[str, str], Callable[[World, Cast], dict[str, Any]]] = {
     ("PATCH", "/api/v1/labels/{label_id:id}"): lambda w, c: {"color": "#123456"},
     ("POST", T + "/comments"): lambda w, c: {"body": "another note"},
     ("PATCH", "/api/v1/comments/{comment_id:id}"): lambda w, c: {"body": "edited"},
+    ("POST", P + "/views"): lambda w, c: {"name": "Open", "query": "completed=false"},
+    ("PATCH", "/api/v1/views/{view_id:id}"): lambda w, c: {"name": "Open bugs"},
 }
 
 

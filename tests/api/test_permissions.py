@@ -94,6 +94,8 @@ class World:
     comment_id: int  # written by the owner
     target: str
     newcomer: str
+    attachment_id: int = 0  # a file on the task, uploaded by the owner
+    view_id: int = 0  # a saved view of the project
 
 
 def settle(response: httpx.Response) -> None:
@@ -138,13 +140,17 @@ def build_world(cast: Cast) -> World:
         "title": "Child", "parent_task_id": task["id"]}), 201)
     comment = ok(owner.post(f"/api/v1/tasks/{task['id']}/comments",
                             json={"body": "the owner's note"}), 201)
+    attachment = ok(owner.post(f"/api/v1/tasks/{task['id']}/attachments",
+                               files={"file": ("notes.txt", b"the owner's file")}), 201)[0]
     task = ok(owner.get(f"/api/v1/tasks/{task['id']}"), 200)
     return World(
         project_id=pid, column_id=columns[0]["id"], other_column_id=columns[1]["id"],
         empty_column_id=columns[2]["id"], task_id=task["id"], task_version=task["version"],
         subtask_id=subtask["id"], label_id=label["id"], free_label_id=free_label["id"],
         comment_id=comment["id"], target=cast.target.username,
-        newcomer=cast.newcomer.username)
+        newcomer=cast.newcomer.username, attachment_id=attachment["id"],
+        view_id=ok(owner.post(f"/api/v1/projects/{pid}/views",
+                              json={"name": "Shared", "query": "sort=title"}), 201)["id"])
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +190,8 @@ def snapshot(server: Any, project_id: int) -> dict[str, list[tuple[Any, ...]]]:
                           project_id),
         "comments": rows(f"SELECT x.* FROM comments x {in_project} ORDER BY x.id",
                          project_id),
+        "attachments": rows(f"SELECT x.* FROM attachments x {in_project} ORDER BY x.id",
+                            project_id),
         "tokens": rows("SELECT id, revoked_at FROM api_tokens ORDER BY id"),
         "totals": rows("SELECT " + ", ".join(f"(SELECT COUNT(*) FROM {table})"
                                               for table in TOTALS)
@@ -233,6 +241,7 @@ class Case:
     body: Body | None = None
     query: Callable[[World], dict[str, Any]] | None = None
     ids: dict[str, str] = field(default_factory=dict)  # placeholder -> World attribute
+    files: Callable[[World], dict[str, Any]] | None = None  # a multipart/form-data body
 
     @property
     def writes(self) -> bool:
@@ -290,6 +299,23 @@ CASES: tuple[Case, ...] = (
     Case("DELETE", "/api/v1/comments/{comment_id:id}", "owners-comment", 204),
 
     Case("GET", P + "/activity", "read", query=lambda w: {"limit": "5"}),
+
+    Case("GET", T + "/attachments", "read"),
+    Case("POST", T + "/attachments", "edit", 201,
+         files=lambda w: {"file": ("more.txt", b"another file")}),
+    Case("GET", "/api/v1/attachments/{attachment_id:id}", "read"),
+    Case("DELETE", "/api/v1/attachments/{attachment_id:id}", "edit", 204),
+
+    # search and saved views (my own imports and calendar feed: tests/api/test_calendar.py,
+    # tests/test_import_*.py)
+    Case("GET", "/api/v1/search", "signed-in", query=lambda w: {"q": "parent"}),
+    Case("GET", P + "/search", "read", query=lambda w: {"q": "parent"}),
+    Case("GET", P + "/views", "read"),
+    Case("POST", P + "/views", "edit", 201, body=lambda w: {"name": "Mine", "query": "sort=due"}),
+    Case("GET", "/api/v1/views/{view_id:id}", "read"),
+    Case("PATCH", "/api/v1/views/{view_id:id}", "edit", body=lambda w: {"name": "Renamed"}),
+    Case("DELETE", "/api/v1/views/{view_id:id}", "edit", 204),
+    Case("GET", P + "/export", "read", query=lambda w: {"format": "csv"}),
 )
 
 ALLOWED = {
@@ -301,7 +327,8 @@ ALLOWED = {
 }
 
 DEFAULT_IDS = {"project_id": "project_id", "task_id": "task_id", "column_id": "column_id",
-               "label_id": "label_id", "comment_id": "comment_id", "username": "target"}
+               "label_id": "label_id", "comment_id": "comment_id", "username": "target",
+               "attachment_id": "attachment_id", "view_id": "view_id"}
 PLACEHOLDER = re.compile(r"\{(\w+)(?::\w+)?\}")
 
 
@@ -330,15 +357,22 @@ def send(client: httpx.Client, case: Case, world: World, *,
         kwargs["json"] = case.body(world)
     if case.query is not None:
         kwargs["params"] = case.query(world)
+    if case.files is not None:
+        kwargs["files"] = case.files(world)
     return client.request(case.method, url_for(case, world, missing=missing), **kwargs)
 
 
 def test_the_table_has_a_row_for_every_project_endpoint() -> None:
     per_user = {("GET", "/api/v1/me")} | {
-        (e.method, e.path) for e in ENDPOINTS if e.path.startswith("/api/v1/tokens")}
+        (e.method, e.path) for e in ENDPOINTS if e.path.startswith("/api/v1/tokens")} | {
+        (e.method, e.path) for e in ENDPOINTS
+        if e.path.startswith(("/api/v1/me/calendar", "/api/v1/imports/"))}
     in_table = [(case.method, case.path) for case in CASES]
     assert len(in_table) == len(set(in_table)), "a row appears twice"
-    in_app = {(e.method, e.path) for e in ENDPOINTS} - per_user
+    # Event streams never end on their own: tests/api/test_events.py covers who may open
+    # them (members; others 404 exactly as for a missing project; 401 without a token).
+    streams = {(e.method, e.path) for e in ENDPOINTS if e.stream}
+    in_app = {(e.method, e.path) for e in ENDPOINTS} - per_user - streams
     assert set(in_table) == in_app, (
         f"endpoints without a row: {sorted(in_app - set(in_table))}; "
         f"rows without an endpoint: {sorted(set(in_table) - in_app)}")

@@ -11,10 +11,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,11 +29,14 @@ from playwright.sync_api import (
 )
 from playwright.sync_api import Error as PlaywrightError
 
+from tests.live_server import LiveServer
+
 CHROMIUM = Path(os.environ.get("TASKLETTE_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 REQUIRE_BROWSER = os.environ.get("TASKLETTE_REQUIRE_BROWSER", "") not in ("", "0")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
 
 USERNAME = "ada"
 DISPLAY_NAME = "Ada Lovelace"
@@ -45,77 +44,6 @@ PASSWORD = "analytical engine 1843"
 
 TIMEOUT_MS = 10_000
 expect.set_options(timeout=TIMEOUT_MS)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _child_env() -> dict[str, str]:
-    """The environment without TASKLETTE_* settings: the server takes only our flags."""
-    return {key: value for key, value in os.environ.items()
-            if not key.startswith("TASKLETTE_")}
-
-
-class LiveServer:
-    """`python -m tasklette serve` in a subprocess, on a free port and its own data dir."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
-        self.port = 0
-        self.url = ""
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> LiveServer:
-        for _ in range(3):  # another process may take the free port before the server does
-            self.port = free_port()
-            self.url = f"http://127.0.0.1:{self.port}"
-            with self.log_path.open("ab") as log:
-                self._process = subprocess.Popen(
-                    [sys.executable, "-m", "tasklette", "serve", "--host", "127.0.0.1",
-                     "--port", str(self.port), "--data-dir", str(self.data_dir)],
-                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    env=_child_env())
-            if self._wait_until_up():
-                return self
-            self.stop()
-        raise RuntimeError(f"tasklette serve did not start:\n{self.log()}")
-
-    def _wait_until_up(self) -> bool:
-        assert self._process is not None
-        deadline = time.monotonic() + 30
-        with httpx.Client(timeout=2) as client:
-            while time.monotonic() < deadline:
-                if self._process.poll() is not None:
-                    return False
-                try:
-                    if client.get(self.url + "/healthz").status_code == 200:
-                        return self._process.poll() is None  # ours, not another's
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.05)
-        return False
-
-    def stop(self) -> None:
-        if self._process is None:
-            return
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=15)
-        self._process = None
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-5000:]
-        except FileNotFoundError:
-            return ""
 
 
 MISSING_BROWSER = (f"browser tests need Chromium at {CHROMIUM} "
@@ -289,7 +217,7 @@ def unique(name: str) -> str:
 def create_project(page: Page, name: str) -> int:
     """Create a project through the form on /projects; returns its id (now on its board)."""
     page.goto("/projects")
-    page.locator("input[name=name]").fill(name)
+    page.get_by_role("textbox", name="New project").fill(name)
     page.get_by_role("button", name="Create project").click()
     expect(page).to_have_url(re.compile(r"/projects/\d+$"))
     # The URL changes before the board's scripts run: typing at once would beat htmx.
