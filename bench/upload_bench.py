@@ -1,0 +1,315 @@
+"""Upload benchmark: a large streamed attachment into `tasklette serve`, against a baseline.
+
+The baseline is bare Starlette (this file, `--serve-bare PORT`) with one endpoint that
+reads `request.stream()` and throws the bytes away: what any Starlette app pays to
+receive a body. Tasklette also parses the multipart body, hashes and writes the file,
+fsyncs it, moves it into the blob store and records it. Both are served by uvicorn
+with the arguments of `tasklette serve`, in their own processes; the client streams
+the same multipart body (generated as it is sent, so the client holds no file either).
+
+Reported per server: throughput (MB/s, median of the runs) and the server's resident
+memory: before the first upload, and its peak while uploading (sampled from
+/proc/PID/status every 20 ms). Tasklette's figures are also given as a ratio to the
+baseline's. "Flat memory" means the peak grows by far less than the file: the run
+fails (exit 1) if Tasklette's RSS grows by more than `--max-growth-mib` (32 MiB).
+
+    uv run python bench/upload_bench.py                  # 200 MB, 3 runs each
+    uv run python bench/upload_bench.py --size-mb 1000 --runs 1
+    uv run python bench/upload_bench.py --concurrency 4  # four uploads at once
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BOUNDARY = "tasklette-upload-bench-boundary"
+CHUNK = 1024 * 1024
+
+
+# --- the baseline server ---------------------------------------------------------------------
+
+
+def serve_bare(port: int) -> None:
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def discard(request: Request) -> JSONResponse:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+        return JSONResponse({"received": size}, status_code=201)
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    app = Starlette(routes=[Route("/upload", discard, methods=["POST"]),
+                            Route("/healthz", healthz)])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                loop="asyncio", proxy_headers=True, server_header=False,
+                timeout_graceful_shutdown=10)
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def clean_env() -> dict[str, str]:
+    return {key: value for key, value in os.environ.items()
+            if not key.startswith("TASKLETTE_")}
+
+
+@dataclass
+class Server:
+    name: str
+    argv: list[str]
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.argv, env=clean_env(), stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.name} did not start")
+
+    def rss_mib(self) -> float:
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=15)
+
+
+# --- the upload --------------------------------------------------------------------------------
+
+
+def body_parts(size: int) -> tuple[bytes, bytes]:
+    head = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
+            f"filename=\"bench.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n").encode()
+    return head, f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+def file_chunks(size: int, seed: bytes) -> Iterator[bytes]:
+    """`size` bytes, a chunk at a time (a counter hashed into each chunk: no two alike)."""
+    block = hashlib.sha256(seed).digest() * (CHUNK // 32)
+    sent, index = 0, 0
+    while sent < size:
+        piece = block[:min(CHUNK, size - sent)]
+        piece = index.to_bytes(8, "big") + piece[8:] if len(piece) > 8 else piece
+        yield piece
+        sent += len(piece)
+        index += 1
+
+
+def expected_sha256(size: int, seed: bytes) -> str:
+    digest = hashlib.sha256()
+    for chunk in file_chunks(size, seed):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def upload_once(url: str, headers: dict[str, str], size: int, seed: bytes) -> tuple[float, Any]:
+    head, tail = body_parts(size)
+
+    def body() -> Iterator[bytes]:
+        yield head
+        yield from file_chunks(size, seed)
+        yield tail
+
+    length = len(head) + size + len(tail)
+    started = time.perf_counter()
+    response = httpx.post(url, content=body(), timeout=600, headers={
+        **headers, "content-type": f"multipart/form-data; boundary={BOUNDARY}",
+        "content-length": str(length)})
+    elapsed = time.perf_counter() - started
+    if response.status_code != 201:
+        raise RuntimeError(f"{url}: {response.status_code} {response.text[:300]}")
+    return elapsed, response.json()
+
+
+@dataclass
+class Measured:
+    name: str
+    seconds: list[float] = field(default_factory=list)
+    rss_before: float = 0.0
+    rss_peak: float = 0.0
+
+    def mb_per_s(self, size: int, concurrency: int) -> float:
+        return size * concurrency / statistics.median(self.seconds) / 1e6
+
+    @property
+    def growth(self) -> float:
+        return self.rss_peak - self.rss_before
+
+
+def measure(server: Server, url: str, headers: dict[str, str], size: int, runs: int,
+            concurrency: int, check: bool) -> Measured:
+    result = Measured(server.name)
+    upload_once(url, headers, 1024 * 1024, b"warm-up")  # first-request costs, unmeasured
+    time.sleep(0.5)
+    result.rss_before = result.rss_peak = server.rss_mib()
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            result.rss_peak = max(result.rss_peak, server.rss_mib())
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        for run in range(runs):
+            answers: list[Any] = [None] * concurrency
+            seeds = [f"{server.name}-{run}-{i}".encode() for i in range(concurrency)]
+
+            def one(index: int, seeds: list[bytes] = seeds,
+                    answers: list[Any] = answers) -> None:
+                answers[index] = upload_once(url, headers, size, seeds[index])[1]
+
+            started = time.perf_counter()
+            threads = [threading.Thread(target=one, args=(i,)) for i in range(concurrency)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            result.seconds.append(time.perf_counter() - started)
+            if check:
+                for answer, seed in zip(answers, seeds, strict=True):
+                    (stored,) = answer
+                    assert stored["size"] == size, stored
+                    assert stored["sha256"] == expected_sha256(size, seed), "bad checksum"
+    finally:
+        stop.set()
+        sampler.join()
+    return result
+
+
+def setup_tasklette(data_dir: Path, port: int) -> tuple[Server, str, str]:
+    def cli(*args: str) -> str:
+        return subprocess.run([sys.executable, "-m", "tasklette", *args, "--data-dir",
+                               str(data_dir)], env=clean_env(), capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    cli("user", "create", "bench", "--password", "upload bench password")
+    token = cli("token", "create", "bench")
+    server = Server("tasklette", [sys.executable, "-m", "tasklette", "serve", "--port",
+                                  str(port), "--data-dir", str(data_dir)], port)
+    server.start()
+    auth = {"authorization": f"Bearer {token}"}
+    project = httpx.post(server.url + "/api/v1/projects", json={"name": "Bench"},
+                         headers=auth).json()
+    task = httpx.post(server.url + f"/api/v1/projects/{project['id']}/tasks",
+                      json={"title": "Large files"}, headers=auth).json()
+    return server, token, f"{server.url}/api/v1/tasks/{task['id']}/attachments"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mb", type=int, default=200, help="file size (MB, 10^6)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=1, help="uploads at once")
+    parser.add_argument("--max-growth-mib", type=float, default=32.0)
+    parser.add_argument("--no-check", action="store_true",
+                        help="skip checking each stored file's SHA-256")
+    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_bare:
+        serve_bare(args.serve_bare)
+        return 0
+
+    size = args.size_mb * 1_000_000
+    data_dir = Path(tempfile.mkdtemp(prefix="tasklette-upload-bench-"))
+    bare = Server("bare starlette", [sys.executable, __file__, "--serve-bare",
+                                     str(port := free_port())], port)
+    tasklette: Server | None = None
+    try:
+        bare.start()
+        base = measure(bare, bare.url + "/upload", {}, size, args.runs, args.concurrency,
+                       check=False)
+        bare.stop()
+        tasklette, token, url = setup_tasklette(data_dir / "data", free_port())
+        ours = measure(tasklette, url, {"authorization": f"Bearer {token}"}, size, args.runs,
+                       args.concurrency, check=not args.no_check)
+    finally:
+        bare.stop()
+        if tasklette is not None:
+            tasklette.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+    rows = [(m.name, m.mb_per_s(size, args.concurrency), m.rss_before, m.rss_peak, m.growth)
+            for m in (base, ours)]
+    print(f"\n{args.concurrency} x {args.size_mb} MB per run, {args.runs} runs "
+          f"(median), streamed multipart/form-data\n")
+    print(f"{'server':<16} {'MB/s':>8} {'RSS before':>11} {'RSS peak':>9} {'growth':>8}")
+    for name, rate, before, peak, growth in rows:
+        print(f"{name:<16} {rate:>8.1f} {before:>8.1f} MiB {peak:>5.1f} MiB "
+              f"{growth:>4.1f} MiB")
+    rate_ratio = rows[1][1] / rows[0][1]
+    growth_ratio = ours.growth / max(base.growth, 0.1)
+    print(f"\ntasklette / bare: throughput {rate_ratio:.2f}x, peak RSS "
+          f"{ours.rss_peak / base.rss_peak:.2f}x, RSS growth {growth_ratio:.1f}x "
+          f"({ours.growth:.1f} MiB vs {base.growth:.1f} MiB)")
+    print(f"file size / tasklette's RSS growth: {size / 2**20 / max(ours.growth, 0.1):.0f}x")
+    flat = ours.growth <= args.max_growth_mib
+    print("memory stays flat" if flat else
+          f"MEMORY GREW by {ours.growth:.1f} MiB (limit {args.max_growth_mib} MiB)")
+    results = ROOT / "bench" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    (results / f"upload-{stamp}.json").write_text(json.dumps({
+        "size_bytes": size, "runs": args.runs, "concurrency": args.concurrency,
+        "servers": [{"name": m.name, "seconds": m.seconds, "mb_per_s":
+                     m.mb_per_s(size, args.concurrency), "rss_before_mib": m.rss_before,
+                     "rss_peak_mib": m.rss_peak} for m in (base, ours)],
+        "throughput_ratio": rate_ratio, "flat": flat}, indent=2))
+    return 0 if flat else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
