@@ -17,10 +17,9 @@ import anyio.to_thread
 
 from tasklette.blobs import spool as spools
 from tasklette.blobs.spool import Spool
-from tasklette.blobs.store import BlobMissing, BlobStat, check_sha256
+from tasklette.blobs.store import BlobMissing, BlobStat, check_sha256, spool_and_put
 
 READ_CHUNK = 256 * 1024
-WRITE_BATCH = 1024 * 1024
 
 
 def _fsync_dir(path: Path) -> None:
@@ -95,22 +94,7 @@ class LocalBlobStore:
             _fsync_dir(new.parent)
 
     async def put_stream(self, chunks: AsyncIterable[bytes]) -> BlobStat:
-        spool = await self.open_spool()
-        try:
-            batch: list[bytes] = []
-            pending = 0
-            async for chunk in chunks:
-                batch.append(chunk)
-                pending += len(chunk)
-                if pending >= WRITE_BATCH:
-                    await spool.write(batch)
-                    batch, pending = [], 0
-            await spool.write(batch)
-            await spool.finish()
-            await self.put_spool(spool)
-            return BlobStat(spool.sha256, spool.size)
-        finally:
-            await spool.discard()
+        return await spool_and_put(self, chunks)
 
     # --- reading -------------------------------------------------------------------
 

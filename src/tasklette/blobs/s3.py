@@ -36,6 +36,7 @@ from tasklette.blobs.store import (
     BlobStat,
     BlobStoreUnavailable,
     check_sha256,
+    spool_and_put,
 )
 
 if TYPE_CHECKING:
@@ -246,22 +247,7 @@ class S3BlobStore:
             raise
 
     async def put_stream(self, chunks: AsyncIterable[bytes]) -> BlobStat:
-        spool = await self.open_spool()
-        try:
-            batch: list[bytes] = []
-            pending = 0
-            async for chunk in chunks:
-                batch.append(chunk)
-                pending += len(chunk)
-                if pending >= WRITE_BATCH:
-                    await spool.write(batch)
-                    batch, pending = [], 0
-            await spool.write(batch)
-            await spool.finish()
-            await self.put_spool(spool)
-            return BlobStat(spool.sha256, spool.size)
-        finally:
-            await spool.discard()
+        return await spool_and_put(self, chunks)
 
     # --- reading -------------------------------------------------------------------
 

@@ -76,3 +76,26 @@ class BlobStore(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+STREAM_BATCH = 1024 * 1024  # bytes collected from a stream before they go to the spool
+
+
+async def spool_and_put(store: BlobStore, chunks: AsyncIterable[bytes]) -> BlobStat:
+    """`put_stream` for any store: spool the chunks (hashing them), then put the spool."""
+    spool = await store.open_spool()
+    try:
+        batch: list[bytes] = []
+        pending = 0
+        async for chunk in chunks:
+            batch.append(chunk)
+            pending += len(chunk)
+            if pending >= STREAM_BATCH:
+                await spool.write(batch)
+                batch, pending = [], 0
+        await spool.write(batch)
+        await spool.finish()
+        await store.put_spool(spool)
+        return BlobStat(spool.sha256, spool.size)
+    finally:
+        await spool.discard()

@@ -16,7 +16,7 @@ from tasklette.live.broker import Broker, Subscriber, encode_event, encode_prese
 from tasklette.services import permissions
 from tasklette.services.permissions import Actor
 from tasklette.storage import events, members, projects
-from tasklette.storage.database import Database
+from tasklette.storage.database import Conn, Database, Row
 
 REPLAY_BATCH = 500
 RETRY = b"retry: 1000\n\n"  # how soon a browser reconnects after a drop (ms)
@@ -46,17 +46,13 @@ async def project_stream(db: Database, broker: Broker, actor: Actor, project_id:
         yield RETRY
         presence = encode_presence(project_id, broker.viewers(project_id))
         yield presence
-        sent = 0
+        sent = after or 0
         if after is not None:
-            sent = after
-            while True:
-                async with db.reading() as conn:
-                    batch = await events.after(conn, project_id, sent, REPLAY_BATCH)
-                for event in batch:
-                    yield encode_event(event)
-                    sent = event["id"]
-                if len(batch) < REPLAY_BATCH:
-                    break
+            async for event in _replay(
+                    db, lambda conn, since: events.after(conn, project_id, since, REPLAY_BATCH),
+                    after):
+                yield encode_event(event)
+                sent = event["id"]
         async for frame in _tail(subscriber, sent, heartbeat,
                                  lambda: _still_member(db, actor, project_id), presence):
             yield frame
@@ -71,20 +67,16 @@ async def user_stream(db: Database, broker: Broker, actor: Actor, after: int | N
     subscriber = broker.subscribe_user(actor.id, project_ids)
     try:
         yield RETRY
-        sent = 0
+        sent = after or 0
         if after is not None:
-            sent = after
-            while True:
-                async with db.reading() as conn:
-                    batch = await events.after_in_projects(
-                        conn, sorted(project_ids), sent, REPLAY_BATCH)
-                for event in batch:
-                    sent = event["id"]
-                    if actor.id in events.recipients(event["actor_id"], event["kind"],
-                                                     event["payload"]):
-                        yield encode_event(event)
-                if len(batch) < REPLAY_BATCH:
-                    break
+            mine = sorted(project_ids)
+            async for event in _replay(
+                    db, lambda conn, since: events.after_in_projects(conn, mine, since,
+                                                                     REPLAY_BATCH), after):
+                sent = event["id"]
+                if actor.id in events.recipients(event["actor_id"], event["kind"],
+                                                 event["payload"]):
+                    yield encode_event(event)
 
         async def signed_in() -> bool:
             return True
@@ -93,6 +85,20 @@ async def user_stream(db: Database, broker: Broker, actor: Actor, after: int | N
             yield frame
     finally:
         subscriber.close("the stream ended")
+
+
+async def _replay(db: Database, read: Callable[[Conn, int], Awaitable[list[Row]]],
+                  after: int) -> AsyncIterator[Row]:
+    """Every event `read` finds after `after`, oldest first, a batch at a time."""
+    since = after
+    while True:
+        async with db.reading() as conn:
+            batch = await read(conn, since)
+        for event in batch:
+            yield event
+            since = event["id"]
+        if len(batch) < REPLAY_BATCH:
+            return
 
 
 async def _tail(subscriber: Subscriber, sent: int, heartbeat: float,
