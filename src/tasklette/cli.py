@@ -19,6 +19,7 @@ from tasklette.services import attachments, tokens, users
 from tasklette.services.errors import ServiceError
 from tasklette.services.permissions import Actor
 from tasklette.settings import SETTINGS_TABLE, Settings, SettingsError, load_settings
+from tasklette.storage import instance as storage_instance
 from tasklette.storage import open as storage_open
 from tasklette.storage import sqlite as storage_sqlite
 from tasklette.storage.database import Database, SchemaTooNewError
@@ -456,3 +457,57 @@ def blobs_gc(data_dir: Path | None) -> None:
             settings, lambda db, store: attachments.collect_garbage(db, store, bar.update))
     click.echo(f"Removed {report.removed} unreferenced files ({report.freed_bytes} bytes); "
                f"kept {report.kept}.")
+
+
+# --- a whole instance, e.g. from SQLite to PostgreSQL ----------------------------------
+
+database_option = click.option(
+    "--database", "database_url", default=None,
+    help="PostgreSQL URL to use instead of SQLite [env: TASKLETTE_DATABASE_URL].")
+
+
+def _progress(label: str, total: int) -> Any:
+    return click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
+
+
+@export_group.command("instance")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@data_dir_option
+@database_option
+def export_instance(file: Path, data_dir: Path | None, database_url: str | None) -> None:
+    """Export every row and file of this instance to FILE (a zip), to move it elsewhere."""
+    from tasklette.services import instance
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+
+    async def work(db: Database, store: BlobStore) -> dict[str, Any]:
+        total, _ = await attachments.blob_totals(store)
+        async with db.reading() as conn:
+            total += sum([await storage_instance.count(conn, table)
+                          for table, _ in storage_instance.TABLES])
+        with _progress("Exporting", total) as bar:
+            return await instance.export(db, store, file, lambda what, n: bar.update(n))
+
+    manifest = _run_with_blobs(settings, work)
+    click.echo(f"Exported {sum(manifest['tables'].values()):,} rows and "
+               f"{manifest['blobs']:,} files to {file}.")
+
+
+@import_group.command("instance")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@data_dir_option
+@database_option
+def import_instance(file: Path, data_dir: Path | None, database_url: str | None) -> None:
+    """Fill this new, empty instance from FILE (made by `tasklette export instance`)."""
+    from tasklette.services import instance
+
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+
+    async def work(db: Database, store: BlobStore) -> dict[str, Any]:
+        total = instance.size_of(file)
+        with _progress("Importing", total) as bar:
+            return await instance.import_(db, store, file, lambda what, n: bar.update(n))
+
+    manifest = _run_with_blobs(settings, work)
+    click.echo(f"Imported {sum(manifest['tables'].values()):,} rows and "
+               f"{manifest['blobs']:,} files from {file}.")
