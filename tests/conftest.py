@@ -78,7 +78,7 @@ class Server:
         self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self._loop)
         self._loop.run_until_complete(self._server.serve())
-        # Tasks a library left running (sse-starlette's shutdown watcher) end with the loop.
+        # Tasks still running (a stream's disconnect watcher, say) end with the loop.
         pending = asyncio.all_tasks(self._loop)
         for task in pending:
             task.cancel()

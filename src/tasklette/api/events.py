@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import anyio
-from sse_starlette import EventSourceResponse
 from starlette.requests import Request
 
 from tasklette.api import schemas
 from tasklette.live import streams
+from tasklette.live.response import EventStreamResponse
 from tasklette.services.errors import Invalid
 from tasklette.services.permissions import Actor
-
-SEND_TIMEOUT = 30  # seconds a client may leave a frame unread before it is dropped
-SHUTDOWN_GRACE = 2  # seconds a stream has to say goodbye when the server stops
 
 
 def _after(request: Request, query: schemas.StreamQuery) -> int | None:
@@ -28,38 +24,22 @@ def _after(request: Request, query: schemas.StreamQuery) -> int | None:
     return int(header)
 
 
-def _response(request: Request, content: Any) -> EventSourceResponse:
-    """An event stream that ends on its own, with a farewell frame, when the server stops.
-
-    sse-starlette notices the shutdown signal (SIGTERM); the broker then closes every
-    stream, so each sends `stream.closed` and completes within the grace period.
-    Pings are the stream's own heartbeats (they re-check membership too).
-    """
-    shutdown = anyio.Event()
-    broker = request.app.state.broker
-
-    async def close_streams_on_shutdown() -> None:
-        await shutdown.wait()
-        broker.close_all("the server is shutting down")
-
-    return EventSourceResponse(content, ping=0, send_timeout=SEND_TIMEOUT,
-                               headers={"cache-control": "no-store"},
-                               shutdown_event=shutdown, shutdown_grace_period=SHUTDOWN_GRACE,
-                               data_sender_callable=close_streams_on_shutdown)
-
-
 async def project_events(request: Request, actor: Actor, query: schemas.StreamQuery) -> Any:
     db, state = request.app.state.db, request.app.state
     project_id = request.path_params["project_id"]
     after = _after(request, query)
     await streams.require_member(db, actor, project_id)
-    return _response(request, streams.project_stream(
-        db, state.broker, actor, project_id, after, present=query.presence,
-        heartbeat=state.settings.stream_heartbeat_seconds))
+    subscriber = state.broker.subscribe_project(project_id, actor.id, present=query.presence)
+    return EventStreamResponse(streams.project_stream(
+        db, state.broker, subscriber, actor, project_id, after,
+        heartbeat=state.settings.stream_heartbeat_seconds), subscriber.close)
 
 
 async def my_events(request: Request, actor: Actor, query: schemas.StreamQuery) -> Any:
     state = request.app.state
-    return _response(request, streams.user_stream(
-        state.db, state.broker, actor, _after(request, query),
-        heartbeat=state.settings.stream_heartbeat_seconds))
+    after = _after(request, query)
+    project_ids = await streams.my_project_ids(state.db, actor)
+    subscriber = state.broker.subscribe_user(actor.id, project_ids)
+    return EventStreamResponse(streams.user_stream(
+        state.db, subscriber, actor, after, project_ids,
+        heartbeat=state.settings.stream_heartbeat_seconds), subscriber.close)

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 
+from tasklette.live.response import cut_if_stuck
 from tasklette.storage.database import Row
 from tasklette.storage.events import recipients
 
@@ -62,34 +63,51 @@ class Subscriber:
         self.closed: str | None = None  # why, once closed
         self._limit = limit
         self._frames: deque[tuple[int, bytes]] = deque()
-        self._wake = asyncio.Event()
+        # One future per wait, woken by push or close: cheaper than an Event and a
+        # wait_for (a task and a timer) when thousands of streams wait at once.
+        self._waiter: asyncio.Future[None] | None = None
+        self._task = asyncio.current_task()  # the stream's request
 
     def push(self, event_id: int, frame: bytes) -> None:
         if self.closed is not None:
             return
         if len(self._frames) >= self._limit:
             self.close("fell behind")
+            cut_if_stuck(self._task)
             return
         self._frames.append((event_id, frame))
-        self._wake.set()
+        self._wake()
 
     def close(self, reason: str) -> None:
         if self.closed is None:
             self.closed = reason
-            self._wake.set()
+            self._wake()
             self.broker.unsubscribe(self)
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def next_frames(self, timeout: float) -> list[tuple[int, bytes]]:
         """Wait up to `timeout` seconds for frames; [] on time-out or once closed."""
         if not self._frames and self.closed is None:
+            loop = asyncio.get_running_loop()
+            self._waiter = waiter = loop.create_future()
+            timer = loop.call_later(timeout, _time_up, waiter)
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                return []
-        self._wake.clear()
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
         frames = list(self._frames)
         self._frames.clear()
         return frames
+
+
+def _time_up(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 class Broker:

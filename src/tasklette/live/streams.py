@@ -8,7 +8,7 @@ hold across reconnects, restarts and a switch to another process.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 
 import orjson
 
@@ -37,11 +37,13 @@ def closing_frame(reason: str) -> bytes:
     return b"event: stream.closed\ndata: %s\n\n" % orjson.dumps({"reason": reason})
 
 
-async def project_stream(db: Database, broker: Broker, actor: Actor, project_id: int,
-                         after: int | None, *, present: bool, heartbeat: float
-                         ) -> AsyncIterator[bytes]:
-    """A project's events after `after` (none when None), then live ones, then presence."""
-    subscriber = broker.subscribe_project(project_id, actor.id, present=present)
+async def project_stream(db: Database, broker: Broker, subscriber: Subscriber, actor: Actor,
+                         project_id: int, after: int | None, *, heartbeat: float
+                         ) -> AsyncGenerator[bytes, None]:
+    """A project's events after `after` (none when None), then live ones, and presence.
+
+    `subscriber` is the stream's subscription to the project, taken before anything
+    is read from the table."""
     try:
         yield RETRY
         presence = encode_presence(project_id, broker.viewers(project_id))
@@ -60,11 +62,10 @@ async def project_stream(db: Database, broker: Broker, actor: Actor, project_id:
         subscriber.close("the stream ended")
 
 
-async def user_stream(db: Database, broker: Broker, actor: Actor, after: int | None, *,
-                      heartbeat: float) -> AsyncIterator[bytes]:
+async def user_stream(db: Database, subscriber: Subscriber, actor: Actor, after: int | None,
+                      project_ids: set[int], *, heartbeat: float
+                      ) -> AsyncGenerator[bytes, None]:
     """Events that concern the user (their notifications) across their projects."""
-    project_ids = await my_project_ids(db, actor)
-    subscriber = broker.subscribe_user(actor.id, project_ids)
     try:
         yield RETRY
         sent = after or 0
