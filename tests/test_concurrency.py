@@ -6,11 +6,13 @@ import random
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.conftest import Server, User
+from tests.live_server import LiveServer
 
 WRITERS = 16
 SECONDS = 3.0
@@ -18,6 +20,27 @@ SECONDS = 3.0
 
 def test_sixteen_concurrent_writers(owner: User, project: dict[str, Any],
                                     server: Server) -> None:
+    hammer(server, owner, project, [server.base_url])
+
+
+def test_two_processes_with_sixteen_writers_each(owner: User, project: dict[str, Any],
+                                                 server: Server, tmp_path: Path) -> None:
+    """A second `tasklette serve` on the same database (PostgreSQL, or the same SQLite
+    file): writers spread over both processes lose nothing and break no order."""
+    args = ("--database", server.settings.database_url) if server.settings.database_url \
+        else ()
+    data_dir = server.settings.data_dir if not args else tmp_path
+    other = LiveServer(data_dir, *args).start()
+    try:
+        hammer(server, owner, project, [server.base_url, other.url], writers=2 * WRITERS)
+    finally:
+        other.stop()
+
+
+def hammer(server: Server, owner: User, project: dict[str, Any], base_urls: list[str],
+           writers: int = WRITERS) -> None:
+    """`writers` clients create, move and edit for SECONDS, spread over `base_urls`;
+    then every acknowledged change is there exactly once and positions are whole."""
     pid = project["id"]
     columns = [c["id"] for c in owner.client.get(f"/api/v1/projects/{pid}/columns").json()]
     shared = owner.client.post(f"/api/v1/projects/{pid}/tasks",
@@ -33,7 +56,7 @@ def test_sixteen_concurrent_writers(owner: User, project: dict[str, Any],
         nonlocal shared_updates
         rng = random.Random(n)
         mine: list[int] = []
-        with httpx.Client(base_url=server.base_url, timeout=30,
+        with httpx.Client(base_url=base_urls[n % len(base_urls)], timeout=30,
                           headers={"Authorization": f"Bearer {owner.token}"}) as client:
             while time.monotonic() < deadline:
                 action = rng.random()
@@ -61,7 +84,7 @@ def test_sixteen_concurrent_writers(owner: User, project: dict[str, Any],
         with lock:
             created.extend(mine)
 
-    threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -69,7 +92,7 @@ def test_sixteen_concurrent_writers(owner: User, project: dict[str, Any],
 
     assert errors == []
     assert set(statuses) <= {200, 201, 409}, statuses
-    assert statuses[201] == len(created) > WRITERS
+    assert statuses[201] == len(created) > writers
     # Every acknowledged create is there, and nothing else.
     rows = server.sql("SELECT id, column_id, rank FROM tasks WHERE project_id = ? "
                       "AND id <> ?", (pid, shared["id"]))
