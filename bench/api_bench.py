@@ -16,6 +16,13 @@ What it does, in one run (about 3 minutes with the defaults):
 4. prints a table (req/s, p50, p99, ratio to bare Starlette, non-2xx, targets)
    and writes bench/results/api-<timestamp>.json.
 
+With `--database postgresql://...` it seeds and serves a fresh PostgreSQL database
+(tasklette_bench_<pid>, dropped at the end unless --keep-data); with `--workers N` it
+serves `tasklette serve --workers N` and bare Starlette with N uvicorn workers (the
+ratios use that baseline; bare Starlette with 1 worker is measured too, for
+reference). Seeding lives in bench/seed.py; bench/scale_bench.py compares engines
+and worker counts.
+
 It is a benchmark, not a test: it exits 0 when the targets are missed (exit 1
 only when a scenario returned errors or could not run; see --strict).
 """
@@ -27,6 +34,7 @@ import asyncio
 import contextlib
 import ctypes
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -43,9 +51,27 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import asyncpg
+
+from seed import (  # bench/ is on sys.path when this file is run as a script
+    LABELS,
+    MEMBERS,
+    OWNER,
+    PASSWORD,
+    Seeded,
+    _gather_batches,
+    _words,
+    create_pg_database,
+    create_team,
+    drop_pg_database,
+    pg_backend_pids,
+    seed,
+    write_lua_data,
+)
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -53,163 +79,10 @@ WRK_DIR = BENCH / "wrk"
 RESULTS = BENCH / "results"
 sys.path.insert(0, str(ROOT / "src"))  # also works when run without `uv run`
 
-PASSWORD = "bench-password-123"
-OWNER = "bench"
-MEMBERS = ("alice", "bob", "carol", "dave")  # editors of every project, besides the owner
-LABELS = (("bug", "#e5484d"), ("feature", "#30a46c"), ("design", "#8e4ec6"),
-          ("docs", "#0090ff"), ("infra", "#ffb224"), ("customer", "#12a594"))
-WORDS = ("fix", "add", "remove", "refactor", "document", "test", "deploy", "review",
-         "login", "export", "search", "billing", "sidebar", "upload", "report", "cache",
-         "timeout", "dashboard", "invoice", "mobile", "keyboard", "shortcut", "filter",
-         "pagination", "the", "a", "for", "when", "with", "after", "page", "error", "slow")
-
-
-# --- seeding ---------------------------------------------------------------------------
-
-
-@dataclass
-class Seeded:
-    token: str
-    projects: list[dict[str, Any]]  # {"id": 1, "columns": [1, 2, 3]}
-    task_ids: list[int]
-    task_project: list[int]  # index into projects, per task
-    counts: dict[str, int]
-    seconds: float
-
-
-def _words(rng: random.Random, low: int, high: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high)))
-
-
-async def _gather_batches(make: list[Callable[[], Any]], batch: int) -> list[Any]:
-    """Run coroutine factories concurrently, `batch` at a time (so group commit groups)."""
-    results: list[Any] = []
-    for start in range(0, len(make), batch):
-        results += await asyncio.gather(*(m() for m in make[start:start + batch]))
-    return results
-
-
-async def create_team(db: Any) -> list[Any]:
-    """The bench owner and the members, as actors (owner first)."""
-    from tasklette.services import users
-    from tasklette.services.permissions import Actor
-
-    rows = await asyncio.gather(
-        users.create(db, OWNER, PASSWORD, "Bench Owner"),
-        *(users.create(db, name, PASSWORD, name.title()) for name in MEMBERS))
-    return [Actor(r["id"], r["username"], r["display_name"]) for r in rows]
-
-
-async def _seed(data_dir: Path, n_projects: int, n_tasks: int, rng: random.Random,
-                batch: int) -> Seeded:
-    from tasklette.services import comments, labels, members, projects, tasks, tokens
-    from tasklette.services.columns import list_for_project as list_columns
-    from tasklette.services.tasks import TaskFields
-    from tasklette.settings import load_settings
-    from tasklette.storage.open import open_database
-
-    started = time.perf_counter()
-    settings = load_settings(environ={}, data_dir=data_dir)
-    db = open_database(settings)
-    try:
-        actors = await create_team(db)
-        owner = actors[0]
-        _, secret = await tokens.create(db, owner, "api-bench")
-
-        made = await asyncio.gather(*(
-            projects.create(db, owner, f"Project {i + 1:02d}", _words(rng, 4, 12))
-            for i in range(n_projects)))
-        project_ids = [int(p["id"]) for p in made]
-        await asyncio.gather(*(members.add(db, owner, pid, name, "editor")
-                               for pid in project_ids for name in MEMBERS))
-        label_rows = await asyncio.gather(*(labels.create(db, owner, pid, name, color)
-                                            for pid in project_ids for name, color in LABELS))
-        label_ids: dict[int, list[int]] = {pid: [] for pid in project_ids}
-        for label in label_rows:
-            label_ids[label["project_id"]].append(int(label["id"]))
-        column_ids: dict[int, list[int]] = {}
-        for pid in project_ids:
-            cols = await list_columns(db, owner, pid)
-            column_ids[pid] = [int(c["id"]) for c in sorted(cols, key=lambda c: c["position"])]
-
-        usernames = [a.username for a in actors]
-        today = dt.date.today()
-
-        def task_factory(index: int, pid: int) -> Callable[[], Any]:
-            columns = column_ids[pid]
-            column = rng.choice(columns)
-            due = None
-            if rng.random() < 0.35:
-                due = (today + dt.timedelta(days=rng.randint(-30, 90))).isoformat()
-            fields = TaskFields(
-                title=f"{_words(rng, 3, 8).capitalize()} #{index}",
-                description=_words(rng, 0, 40),
-                priority=rng.choice(("none", "none", "low", "medium", "high", "urgent")),
-                due_date=due,
-                completed=column == columns[-1],
-                label_ids=rng.sample(label_ids[pid], rng.randint(0, 3)),
-                assignees=rng.sample(usernames, rng.randint(0, 2)),
-                column_id=column)
-            actor = rng.choice(actors)
-            return lambda: tasks.create(db, actor, pid, fields)
-
-        factories = [task_factory(i, pid) for pid in project_ids for i in range(n_tasks)]
-        created = await _gather_batches(factories, batch)
-        task_ids = [int(t["id"]) for t in created]
-        project_index = {pid: i + 1 for i, pid in enumerate(project_ids)}  # Lua: 1-based
-        task_project = [project_index[int(t["project_id"])] for t in created]
-
-        comment_factories = []
-        for task_id in task_ids:
-            for _ in range(rng.randint(0, 3)):
-                author, body = rng.choice(actors), _words(rng, 3, 30).capitalize() + "."
-                comment_factories.append(
-                    lambda a=author, t=task_id, b=body: comments.create(db, a, t, b))
-        await _gather_batches(comment_factories, batch)
-    finally:
-        await db.close()
-
-    counts = _count_rows(settings.database_path)
-    return Seeded(
-        token=secret,
-        projects=[{"id": pid, "columns": column_ids[pid]} for pid in project_ids],
-        task_ids=task_ids, task_project=task_project, counts=counts,
-        seconds=time.perf_counter() - started)
-
-
-def _count_rows(path: Path) -> dict[str, int]:
-    import sqlite3
-
-    conn = sqlite3.connect(path)
-    try:
-        counts = {table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-                  for table in ("users", "projects", "project_members", "columns", "labels",
-                                "tasks", "task_labels", "task_assignees", "comments",
-                                "events")}
-        # The ranks must be what the app writes: sparse, 1024 apart within a column.
-        bad = conn.execute(
-            "SELECT COUNT(*) FROM (SELECT column_id, rank, ROW_NUMBER() OVER "
-            "(PARTITION BY column_id ORDER BY rank) AS n FROM tasks "
-            "WHERE parent_task_id IS NULL) WHERE rank <> n * 1024").fetchone()[0]
-        counts["tasks_with_unexpected_rank"] = bad
-    finally:
-        conn.close()
-    counts["db_bytes"] = path.stat().st_size
-    return counts
-
-
-def write_lua_data(seeded: Seeded, path: Path, accept_encoding: str = "") -> None:
-    def ints(values: list[int]) -> str:
-        return ",".join(map(str, values))
-
-    projects = ",\n".join(f"  {{id={p['id']}, columns={{{ints(p['columns'])}}}}}"
-                          for p in seeded.projects)
-    path.write_text(
-        "-- Written by bench/api_bench.py: what the wrk scripts pick from.\n"
-        f"return {{\ntoken={json.dumps(seeded.token)},\n"
-        f"accept_encoding={json.dumps(accept_encoding)},\nprojects={{\n{projects}\n}},\n"
-        f"task_ids={{{ints(seeded.task_ids)}}},\n"
-        f"task_project={{{ints(seeded.task_project)}}},\n}}\n")
+# The names other benchmarks import from here that now live in seed.py (so that ruff
+# sees them as re-exported, not unused); everything else is public as before.
+__all__ = ["LABELS", "MEMBERS", "OWNER", "PASSWORD", "_gather_batches", "_words",
+           "create_team"]
 
 
 # --- servers ---------------------------------------------------------------------------
@@ -263,13 +136,13 @@ class Server:
                            + self.log_tail())
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the server process (all its threads) so far."""
+        """User + system CPU time of the server so far: its process and all descendants
+        (the worker processes of `--workers N`), every thread."""
         assert self.proc is not None
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
+        pids = process_tree(self.proc.pid)
+        if not pids:
             return float("nan")
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds_of(pids)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -289,6 +162,39 @@ class Server:
             proc.wait(timeout=5)
 
 
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (index 0 = state), or None."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and its living descendants (empty if `root` is gone)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _proc_stat(int(entry.name))):
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    if _proc_stat(root) is None:
+        return []
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    return tree
+
+
+def cpu_seconds_of(pids: list[int]) -> float:
+    """User + system CPU seconds used so far by these processes (gone ones count 0)."""
+    ticks = 0
+    for pid in pids:
+        if fields := _proc_stat(pid):
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
 def serving(server: Server) -> Iterator[Server]:
     try:
@@ -298,10 +204,28 @@ def serving(server: Server) -> Iterator[Server]:
         server.stop()
 
 
-def tasklette_argv(data_dir: Path, port: int) -> list[str]:
+def tasklette_argv(data_dir: Path, port: int, database_url: str = "",
+                   workers: int = 1) -> list[str]:
     script = Path(sys.executable).parent / "tasklette"
     base = [str(script)] if script.exists() else [sys.executable, "-m", "tasklette"]
-    return [*base, "serve", "--data-dir", str(data_dir), "--port", str(port)]
+    argv = [*base, "serve", "--data-dir", str(data_dir), "--port", str(port)]
+    if database_url:
+        argv += ["--database", database_url]
+    if workers != 1:
+        argv += ["--workers", str(workers)]
+    return argv
+
+
+def bare_argv(port: int, workers: int = 1) -> list[str]:
+    argv = [sys.executable, str(BENCH / "bare_app.py"), str(port)]
+    return argv if workers == 1 else [*argv, "--workers", str(workers)]
+
+
+def with_worker_fix(argv: list[str], fix: str) -> list[str]:
+    """`argv` run through bench/uvicorn_workers.py with `--nodelay` or `--reuseport`:
+    fixes for uvicorn's multi-worker mode (see that file)."""
+    program = argv[1:] if argv[0] == sys.executable else argv
+    return [sys.executable, str(BENCH / "uvicorn_workers.py"), f"--{fix}", *program]
 
 
 # --- checks before measuring ---------------------------------------------------------
@@ -410,6 +334,7 @@ SCENARIOS = (
              rps_target=1000, p99_target_ms=25),
 )
 BARE = Scenario("bare", "bare Starlette", "bare.lua", "GET / (bench/bare_app.py)")
+BARE_1_WORKER = replace(BARE, key="bare-1w", label="bare Starlette (1 worker)")
 P99_TARGET_CONNECTIONS = 50
 
 
@@ -438,6 +363,10 @@ class Result:
     vs_bare: float | None = None
     verdicts: list[str] = field(default_factory=list)
     missed: bool = False
+    db_cpu_pct: float | None = None  # PostgreSQL: its backends serving our database
+    workers: int = 1  # server processes (uvicorn --workers)
+    process_cpu_pct: list[float] = field(default_factory=list)  # per server process, busiest
+    # first (with --workers N: how evenly the workers shared the connections)
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -474,12 +403,22 @@ def wait_for_quiet(server: Server, max_wait: float, threshold_pct: float = 20.0)
             told = True
 
 
+def _cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    return {pid: cpu_seconds_of([pid]) for pid in pids}
+
+
 def run_wrk(server: Server, scenario: Scenario, connections: int, threads: int,
-            duration: float, data_lua: Path, timeout_s: float) -> Result:
+            duration: float, data_lua: Path, timeout_s: float,
+            db_pids: Callable[[], list[int]] | None = None) -> Result:
+    """One wrk run. `db_pids` lists the database server's processes that serve us
+    (PostgreSQL backends): their CPU is reported apart from "other"."""
     threads = max(1, min(threads, connections))
     argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:g}s",
             f"--timeout={timeout_s:g}s", "--latency", "-s", str(WRK_DIR / scenario.script),
             server.url, "--", str(data_lua)]
+    db_before = _cpu_by_pid(db_pids()) if db_pids else {}
+    assert server.proc is not None
+    tree_before = _cpu_by_pid(process_tree(server.proc.pid))
     cpu_before = server.cpu_seconds()
     machine_before = machine_ticks()
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -489,7 +428,13 @@ def run_wrk(server: Server, scenario: Scenario, connections: int, threads: int,
     wall = time.perf_counter() - wall
     children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     server_cpu = server.cpu_seconds() - cpu_before
+    tree_after = _cpu_by_pid(sorted(tree_before))
     machine_after = machine_ticks()
+    db_cpu = None
+    if db_pids:  # backends that appeared during the run count from 0
+        db_after = _cpu_by_pid(sorted(set(db_pids()) | set(db_before)))
+        db_cpu = sum(max(0.0, after - db_before.get(pid, 0.0))
+                     for pid, after in db_after.items() if after)
     tick = os.sysconf("SC_CLK_TCK")
     busy = (machine_after[0] - machine_before[0]) / tick
     steal = (machine_after[1] - machine_before[1]) / tick
@@ -515,9 +460,13 @@ def run_wrk(server: Server, scenario: Scenario, connections: int, threads: int,
         socket_errors=errors,
         bytes_per_response=stats["bytes"] / requests if requests else 0.0,
         server_cpu_pct=100 * server_cpu / wall, wrk_cpu_pct=100 * wrk_cpu / wall,
-        other_cpu_pct=max(0.0, 100 * (busy - server_cpu - wrk_cpu) / wall),
+        other_cpu_pct=max(0.0, 100 * (busy - server_cpu - wrk_cpu - (db_cpu or 0)) / wall),
         steal_pct=100 * steal / wall,
-        wrk_output=output.replace(match.group(0), "").strip())
+        wrk_output=output.replace(match.group(0), "").strip(),
+        db_cpu_pct=None if db_cpu is None else 100 * db_cpu / wall,
+        process_cpu_pct=sorted((round(100 * (tree_after[pid] - cpu) / wall, 1)
+                                for pid, cpu in tree_before.items()
+                                if tree_after[pid] - cpu > 0.01 * wall), reverse=True))
 
 
 def judge(result: Result, scenario: Scenario, bare_rps: float | None) -> None:
@@ -544,19 +493,29 @@ def judge(result: Result, scenario: Scenario, bare_rps: float | None) -> None:
 
 
 def table(results: list[Result]) -> str:
+    with_db = any(r.db_cpu_pct is not None for r in results)  # PostgreSQL runs only
+    split = any(r.workers > 1 for r in results)  # CPU of each server process
     head = ("scenario", "conns", "req/s", "p50 ms", "p99 ms", "vs bare", "non-2xx",
-            "sock err", "srv CPU", "wrk CPU", "other CPU", "B/resp", "targets")
+            "sock err", "srv CPU", *(("per process",) if split else ()), "wrk CPU",
+            *(("db CPU",) if with_db else ()),
+            "other CPU", "B/resp", "targets")
     rows = [head]
     for r in results:
         ratio = "-" if r.vs_bare is None else f"{r.vs_bare:.2f}x {r.vs_bare:.1%}"
+        db = () if not with_db else ("-" if r.db_cpu_pct is None else f"{r.db_cpu_pct:.0f}%",)
+        per = () if not split else ("+".join(f"{c:.0f}" for c in r.process_cpu_pct) or "-",)
         rows.append((r.label, str(r.connections), f"{r.rps:,.0f}", f"{r.p50_ms:.2f}",
                      f"{r.p99_ms:.2f}", ratio, str(r.non_2xx),
-                     str(sum(r.socket_errors.values())), f"{r.server_cpu_pct:.0f}%",
-                     f"{r.wrk_cpu_pct:.0f}%", f"{r.other_cpu_pct:.0f}%",
+                     str(sum(r.socket_errors.values())), f"{r.server_cpu_pct:.0f}%", *per,
+                     f"{r.wrk_cpu_pct:.0f}%", *db, f"{r.other_cpu_pct:.0f}%",
                      f"{r.bytes_per_response:,.0f}",
                      ", ".join(r.verdicts) or "-"))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    right = set(range(1, len(head) - 1))
+    return format_table(rows, right=set(range(1, len(head) - 1)))
+
+
+def format_table(rows: list[tuple[str, ...]], right: set[int]) -> str:
+    """Plain-text columns: rows[0] is the header; columns in `right` are right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
         cells = [c.rjust(w) if i in right else c.ljust(w)
@@ -565,6 +524,28 @@ def table(results: list[Result]) -> str:
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def read_server_log(text: str) -> tuple[list[str], int]:
+    """(lines worth a look, ClientDisconnect records) of the server's log.
+
+    A record starts at a timestamped line and runs to the next; records that are only
+    a client going away (wrk stops with requests in flight) are counted, not listed.
+    """
+    records: list[list[str]] = []
+    for line in text.splitlines():
+        if not records or re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", line):
+            records.append([])
+        records[-1].append(line)
+    notes, disconnects = [], 0
+    for record in records:
+        flagged = [line for line in record
+                   if re.search(r"WARNING|ERROR|Traceback|database is busy", line)]
+        if flagged and record[-1].strip() == "starlette.requests.ClientDisconnect":
+            disconnects += 1
+        else:
+            notes += flagged
+    return notes, disconnects
 
 
 def targets_text() -> str:
@@ -644,6 +625,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="send this Accept-Encoding header (e.g. gzip, as HTTP client "
                              "libraries do) so that the app compresses responses of 1 KiB "
                              "or more; default: none, so responses are not compressed")
+    parser.add_argument("--database", default="", metavar="URL",
+                        help="a PostgreSQL server, e.g. postgresql://postgres@127.0.0.1:5432: "
+                             "seed and serve on a fresh database tasklette_bench_<pid> there "
+                             "(dropped at the end unless --keep-data); default: SQLite in "
+                             "the temporary data directory")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes: `tasklette serve --workers N`; bare Starlette "
+                             "is then served with N uvicorn workers too (the ratios use it), "
+                             "and with 1 for reference (default 1)")
+    parser.add_argument("--worker-fix", choices=("none", "nodelay", "reuseport"),
+                        default="none",
+                        help="with --workers > 1, serve both apps through "
+                             "bench/uvicorn_workers.py: nodelay = TCP_NODELAY on the "
+                             "connections (uvicorn's multi-worker socket lacks it: ~40 ms "
+                             "per keep-alive request, Kludex/uvicorn#3149); reuseport = "
+                             "that, and one SO_REUSEPORT listener per worker, so that "
+                             "wrk's connections are spread over the workers instead of "
+                             "mostly landing on one. Default none: `tasklette serve` as "
+                             "shipped")
     parser.add_argument("--projects", type=int, default=20)
     parser.add_argument("--tasks-per-project", type=int, default=500)
     parser.add_argument("--seed", type=int, default=1, help="random seed of the data")
@@ -652,13 +652,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--wrk-timeout", type=float, default=10,
                         help="wrk's per-request timeout in seconds (default 10)")
     parser.add_argument("--keep-data", action="store_true",
-                        help="keep the seeded data directory and server logs")
+                        help="keep the seeded data directory, server logs and PostgreSQL "
+                             "database")
     parser.add_argument("--output", type=Path, default=None,
                         help="where to write the JSON (default bench/results/api-<time>.json)")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when a target is missed, too")
     args = parser.parse_args(argv)
     args.connections = [int(c) for c in args.connections.split(",") if c.strip()]
+    if args.database and not args.database.startswith(("postgresql://", "postgres://")):
+        parser.error("--database takes a postgresql:// URL")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
     wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = set(wanted) - {s.key for s in SCENARIOS}
     if unknown:
@@ -684,18 +689,38 @@ def main(argv: list[str] | None = None) -> int:
     results: list[Result] = []
     problems: list[str] = []
     server_log_notes: list[str] = []
+    disconnects = 0
     per_run = args.warmup + args.duration
-    runs = len(args.connections) * (1 + len(args.scenarios))
+    workers = args.workers
+    worker_fix = args.worker_fix if workers > 1 and args.worker_fix != "none" else ""
+    runs = len(args.connections) * (1 + len(args.scenarios) + (workers > 1))
     print(f"Tasklette API benchmark: {runs} runs of {args.duration:g} s (+{args.warmup:g} s "
           f"warm-up), wrk -t{args.threads}, about {runs * per_run / 60:.1f} min plus seeding")
     print(f"work dir {work}")
     if args.accept_encoding:
         print(f"every request sends Accept-Encoding: {args.accept_encoding}")
+    # PostgreSQL: a fresh database of our own on the given server, dropped at the end.
+    db_name = f"tasklette_bench_{os.getpid()}" if args.database else ""
+    database_url = ""
+    db_pids: Callable[[], list[int]] | None = None
+    if args.database:
+        print(f"database: PostgreSQL {db_name} on {args.database}", flush=True)
+        db_pids = functools.partial(pg_backend_pids, args.database, db_name)
+    if workers > 1:
+        print(f"workers: {workers} (tasklette serve --workers {workers}; bare Starlette with "
+              f"{workers} uvicorn workers, and with 1 for reference)"
+              + (f"; both through bench/uvicorn_workers.py --{worker_fix}"
+                 if worker_fix else ""), flush=True)
     try:
+        if args.database:
+            try:
+                database_url = create_pg_database(args.database, db_name)
+            except (OSError, asyncpg.PostgresError) as exc:
+                raise RuntimeError(f"cannot create database {db_name}: {exc}") from exc
         print(f"seeding {args.projects} projects x {args.tasks_per_project} tasks ...",
               flush=True)
-        seeded = asyncio.run(_seed(data_dir, args.projects, args.tasks_per_project,
-                                   random.Random(args.seed), args.seed_batch))
+        seeded = asyncio.run(seed(data_dir, args.projects, args.tasks_per_project,
+                                  random.Random(args.seed), args.seed_batch, database_url))
         counts = seeded.counts
         info["fsync_ms_median"] = round(fsync_ms(data_dir), 3)
         print(f"seeded in {seeded.seconds:.1f} s: " + ", ".join(
@@ -708,14 +733,16 @@ def main(argv: list[str] | None = None) -> int:
         data_lua = work / "data.lua"
         write_lua_data(seeded, data_lua, args.accept_encoding)
 
-        def measure(server: Server, scenario: Scenario, conns: int) -> Result:
+        def measure(server: Server, scenario: Scenario, conns: int, n_workers: int = 1,
+                    db: Callable[[], list[int]] | None = None) -> Result:
             if args.quiet_wait > 0:
                 wait_for_quiet(server, args.quiet_wait)
             if args.warmup > 0:
                 run_wrk(server, scenario, conns, args.threads, args.warmup, data_lua,
                         args.wrk_timeout)
             result = run_wrk(server, scenario, conns, args.threads, args.duration, data_lua,
-                             args.wrk_timeout)
+                             args.wrk_timeout, db)
+            result.workers = n_workers
             print(f"  {scenario.label:<16} c={conns:<3} {result.rps:>9,.0f} req/s  "
                   f"p50 {result.p50_ms:6.2f} ms  p99 {result.p99_ms:6.2f} ms  "
                   f"non-2xx {result.non_2xx}  CPU server {result.server_cpu_pct:.0f}% "
@@ -723,21 +750,32 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
             return result
 
-        bare_rps: dict[int, float] = {}
-        port = _free_port()
-        bare = Server("bare Starlette", [sys.executable, str(BENCH / "bare_app.py"), str(port)],
-                      port, work / "bare.log", "/healthz")
-        print("bare Starlette:", flush=True)
-        with serving(bare):
-            for conns in args.connections:
-                result = measure(bare, BARE, conns)
-                judge(result, BARE, None)
-                bare_rps[conns] = result.rps
-                results.append(result)
+        bare_rps: dict[int, float] = {}  # with as many workers as Tasklette: the ratios
+        bare_runs = [(workers, BARE)]
+        if workers > 1:
+            bare_runs = [(workers, replace(BARE, label=f"bare Starlette ({workers} workers)")),
+                         (1, BARE_1_WORKER)]
+        for n_workers, bare_scenario in bare_runs:
+            port = _free_port()
+            log = work / ("bare.log" if n_workers == 1 else f"bare-{n_workers}w.log")
+            argv = bare_argv(port, n_workers)
+            if worker_fix and n_workers > 1:
+                argv = with_worker_fix(argv, worker_fix)
+            bare = Server("bare Starlette", argv, port, log, "/healthz")
+            print(f"{bare_scenario.label}:", flush=True)
+            with serving(bare):
+                for conns in args.connections:
+                    result = measure(bare, bare_scenario, conns, n_workers)
+                    judge(result, bare_scenario, None)
+                    if n_workers == workers:
+                        bare_rps[conns] = result.rps
+                    results.append(result)
 
         port = _free_port()
-        app = Server("tasklette serve", tasklette_argv(data_dir, port), port,
-                     work / "tasklette.log", "/healthz")
+        argv = tasklette_argv(data_dir, port, database_url, workers)
+        if worker_fix:
+            argv = with_worker_fix(argv, worker_fix)
+        app = Server("tasklette serve", argv, port, work / "tasklette.log", "/healthz")
         print(f"tasklette: {' '.join(app.argv)}", flush=True)
         with serving(app):
             found = preflight(app.url, seeded, args.tasks_per_project)
@@ -746,13 +784,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  PREFLIGHT PROBLEM: {p}", flush=True)
             for scenario in args.scenarios:
                 for conns in args.connections:
-                    result = measure(app, scenario, conns)
+                    result = measure(app, scenario, conns, workers, db_pids)
                     judge(result, scenario, bare_rps.get(conns))
                     results.append(result)
             server_log = app.log_tail(10_000)
-        for line in server_log.splitlines():
-            if re.search(r"WARNING|ERROR|Traceback|database is busy", line):
-                server_log_notes.append(line)
+        server_log_notes, disconnects = read_server_log(server_log)
     except KeyboardInterrupt:
         print("\ninterrupted: servers stopped", file=sys.stderr)
         return 130
@@ -761,9 +797,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         if args.keep_data:
-            print(f"kept {work}")
+            print(f"kept {work}" + (f" and database {database_url}" if database_url else ""))
         else:
             shutil.rmtree(work, ignore_errors=True)
+            if database_url:  # the servers are stopped: nothing holds the database
+                try:
+                    drop_pg_database(args.database, db_name)
+                except (OSError, asyncpg.PostgresError) as exc:
+                    print(f"could not drop database {db_name}: {exc}", file=sys.stderr)
 
     print()
     print(table(results))
@@ -773,6 +814,12 @@ def main(argv: list[str] | None = None) -> int:
           "core of 2, during the run: srv = the server process, wrk = the load generator, "
           "other = everything else on the machine (noise: figures from runs with much "
           "other CPU are low).")
+    if args.database or workers > 1:
+        print(f"{workers} worker(s): srv CPU sums all the server's processes (up to 200%), "
+              "per process splits it (busiest first)"
+              + ("; db = the PostgreSQL backends serving the benchmark database"
+                 if args.database else "") + "; vs bare compares with bare Starlette served "
+              f"with {workers} worker(s).")
     noisy = [f"{r.label} c={r.connections} ({r.other_cpu_pct:.0f}%)" for r in results
              if r.other_cpu_pct > 25]
     if noisy:
@@ -781,6 +828,10 @@ def main(argv: list[str] | None = None) -> int:
     if server_log_notes:
         print(f"server log: {len(server_log_notes)} warnings/errors, first: "
               f"{server_log_notes[0]}")
+    if disconnects:
+        print(f"server log: {disconnects} ClientDisconnect errors (logged with a traceback) "
+              "-- wrk closing connections with requests in flight when a run ends; not "
+              "counted above")
     for problem in problems:
         print(f"PROBLEM: {problem}")
     errors = sum(r.non_2xx + sum(r.socket_errors.values()) for r in results)
@@ -798,10 +849,14 @@ def main(argv: list[str] | None = None) -> int:
                      "threads": args.threads, "connections": args.connections,
                      "projects": args.projects, "tasks_per_project": args.tasks_per_project,
                      "seed": args.seed, "wrk_timeout_s": args.wrk_timeout,
-                     "accept_encoding": args.accept_encoding},
+                     "accept_encoding": args.accept_encoding,
+                     "database": "postgresql" if args.database else "sqlite",
+                     "database_server": args.database, "database_name": db_name,
+                     "workers": workers, "worker_fix": worker_fix or "none"},
         "seed": {"seconds": round(seeded.seconds, 2), "counts": counts},
         "targets": targets_text(), "problems": problems,
         "server_log_warnings": server_log_notes,
+        "server_log_client_disconnects": disconnects,
         "results": [asdict(r) for r in results],
     }, indent=2, ensure_ascii=False) + "\n")
     print(f"results: {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")

@@ -4,12 +4,17 @@ It is served with exactly the uvicorn settings `tasklette serve` uses (see
 src/tasklette/cli.py), so the only difference the benchmark measures is Tasklette's
 own work: routing, authentication, validation, SQLite and serialisation.
 
-    python bench/bare_app.py PORT [HOST]
+    python bench/bare_app.py PORT [HOST] [--workers N]
+
+With --workers N (N > 1) it is served as `tasklette serve --workers N` serves:
+uvicorn's worker processes, each importing the app from this file.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -26,15 +31,26 @@ app = Starlette(routes=[Route("/", hello), Route("/healthz", hello)])
 
 
 def main() -> None:
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8001
-    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    argv = sys.argv[1:]
+    workers = 1
+    if "--workers" in argv:
+        at = argv.index("--workers")
+        workers = int(argv[at + 1])
+        del argv[at:at + 2]
+    port = int(argv[0]) if argv else 8001
+    host = argv[1] if len(argv) > 1 else "127.0.0.1"
     # The same arguments as `tasklette serve` with default settings (1 worker).
     # The loop follows TASKLETTE_EVENT_LOOP exactly as `tasklette serve` does.
     from tasklette.settings import load_settings
 
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False,
-                loop=load_settings().event_loop, proxy_headers=True, server_header=False,
-                timeout_graceful_shutdown=10)
+    common: dict[str, Any] = dict(host=host, port=port, log_level="info", access_log=False,
+                  loop=load_settings().event_loop, proxy_headers=True, server_header=False,
+                  timeout_graceful_shutdown=10)
+    if workers == 1:
+        uvicorn.run(app, **common)
+    else:  # worker processes import the app by name, as `tasklette serve --workers` does
+        uvicorn.run("bare_app:app", workers=workers, app_dir=str(Path(__file__).parent),
+                    **common)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,318 @@
+"""Scale-out API benchmark: api_bench.py on SQLite and PostgreSQL, with 1 and 2 workers.
+
+    uv run python bench/scale_bench.py [--duration 8] [--rounds 1]
+    uv run python bench/scale_bench.py --configs postgresql:1,postgresql:2
+
+Runs bench/api_bench.py once per configuration (each run seeds its own fresh data and
+measures its own bare-Starlette baseline with the same number of workers), with the
+same scenarios and connection counts, then prints one table: per scenario and
+connection count, req/s, p99 and the ratio to the bare baseline of the same run for
+every configuration, and the 1 -> 2 worker scaling of req/s per engine.
+
+Configurations are ENGINE:WORKERS[:MODE] (ENGINE: sqlite or postgresql). Runs with 2
+or more workers go through bench/uvicorn_workers.py (`api_bench.py --worker-fix`),
+as MODE says:
+
+  (none)      --nodelay: uvicorn's multi-worker socket otherwise lacks TCP_NODELAY,
+              and every keep-alive request waits ~40 ms for a delayed ACK
+              (Kludex/uvicorn#3149), which would hide everything else;
+  reuseport   --reuseport: also one SO_REUSEPORT listener per worker, so that wrk's
+              50 connections are spread over the workers (with one shared listener
+              they mostly land on one worker);
+  as-shipped  no fix: what `tasklette serve --workers N` does today.
+
+With --rounds N the configurations run N times, interleaved, and every figure is the
+median of the rounds (ratios are taken within each run first). JSON goes to
+bench/results/scale-<timestamp>.json (gitignored), beside one api-*.json per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from api_bench import RESULTS, ROOT, format_table  # bench/ is on sys.path (script dir)
+
+BENCH = Path(__file__).resolve().parent
+DEFAULT_CONFIGS = ("sqlite:1,postgresql:1,postgresql:2,postgresql:2:reuseport,sqlite:2,"
+                   "sqlite:2:reuseport,postgresql:2:as-shipped")
+MODES = {"": "nodelay", "reuseport": "reuseport", "as-shipped": "none"}  # --worker-fix
+DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432"
+NOISY_OTHER_CPU = 25.0  # % of a core used by other processes: the row is marked "*"
+ROWS = (("bare", "bare Starlette"), ("bare-1w", "bare Starlette, 1 worker"),
+        ("list", "list 100 tasks"), ("get", "get one task"), ("create", "create task"),
+        ("move", "move task"))
+
+
+@dataclass(frozen=True)
+class Config:
+    engine: str  # "sqlite" or "postgresql"
+    workers: int
+    mode: str = ""  # "", "reuseport" or "as-shipped" (see MODES)
+
+    @property
+    def key(self) -> str:
+        return f"{self.engine}-{self.workers}w" + (f"-{self.mode}" if self.mode else "")
+
+    @property
+    def label(self) -> str:
+        engine = {"sqlite": "SQLite", "postgresql": "PG"}[self.engine]
+        return f"{engine} {self.workers}w" + (f" {self.mode}" if self.mode else "")
+
+    @property
+    def worker_fix(self) -> str:
+        return MODES[self.mode] if self.workers > 1 else "none"
+
+
+def parse_config(text: str) -> Config:
+    parts = text.strip().split(":")
+    if not 2 <= len(parts) <= 3 or parts[0] not in ("sqlite", "postgresql") \
+            or not parts[1].isdigit() or int(parts[1]) < 1 \
+            or (len(parts) == 3 and parts[2] not in MODES):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected ENGINE:WORKERS[:reuseport|:as-shipped], e.g. postgresql:2")
+    mode = parts[2] if len(parts) == 3 else ""
+    if mode and int(parts[1]) == 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a mode needs 2 or more workers")
+    return Config(parts[0], int(parts[1]), mode)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", default=DEFAULT_CONFIGS,
+                        help=f"comma-separated ENGINE:WORKERS[:MODE] (default "
+                             f"{DEFAULT_CONFIGS})")
+    parser.add_argument("--database", default=DEFAULT_DATABASE, metavar="URL",
+                        help=f"PostgreSQL server for the postgresql runs; each run creates "
+                             f"and drops its own database tasklette_bench_<pid> "
+                             f"(default {DEFAULT_DATABASE})")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every configuration this many times, interleaved, and "
+                             "report medians (default 1)")
+    parser.add_argument("--markdown", action="store_true",
+                        help="also print the table as Markdown")
+    parser.add_argument("--output", type=Path, default=None,
+                        help="where to write the JSON (default bench/results/scale-<time>.json)")
+    # Passed to every api_bench.py run as they are:
+    for flag, default in (("--duration", "10"), ("--warmup", "2"), ("--threads", "1"),
+                          ("--connections", "1,50"), ("--scenarios", "list,get,create,move"),
+                          ("--quiet-wait", "15"), ("--projects", "20"),
+                          ("--tasks-per-project", "500"), ("--seed", "1")):
+        parser.add_argument(flag, default=default, help=f"for api_bench.py (default {default})")
+    args = parser.parse_args(argv)
+    try:
+        args.configs = [parse_config(c) for c in args.configs.split(",") if c.strip()]
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+    if len({c.key for c in args.configs}) != len(args.configs):
+        parser.error("a configuration is listed twice")
+    return args
+
+
+def api_bench_argv(args: argparse.Namespace, config: Config, output: Path) -> list[str]:
+    argv = [sys.executable, str(BENCH / "api_bench.py"), "--output", str(output)]
+    for flag in ("duration", "warmup", "threads", "connections", "scenarios", "quiet_wait",
+                 "projects", "tasks_per_project", "seed"):
+        argv += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
+    if config.engine == "postgresql":
+        argv += ["--database", args.database]
+    if config.workers > 1:
+        argv += ["--workers", str(config.workers)]
+    if config.worker_fix != "none":
+        argv += ["--worker-fix", config.worker_fix]
+    return argv
+
+
+def run_config(args: argparse.Namespace, config: Config, output: Path) -> dict[str, Any]:
+    """One api_bench.py run (its output goes straight to ours); a summary of it."""
+    argv = api_bench_argv(args, config, output)
+    print(f"\n=== {config.label}: {' '.join(argv[1:])}", flush=True)
+    load_before = os.getloadavg()
+    started = time.monotonic()
+    code = subprocess.run(argv, cwd=ROOT, check=False).returncode
+    run: dict[str, Any] = {
+        "config": config.key, "exit_code": code, "json": str(output),
+        "seconds": round(time.monotonic() - started, 1),
+        "loadavg_before": load_before, "loadavg_after": os.getloadavg(), "results": []}
+    if output.exists():
+        data = json.loads(output.read_text())
+        run["results"] = data["results"]
+        run["machine"] = data["machine"]
+        run["server_log_warnings"] = len(data.get("server_log_warnings", []))
+        run["server_log_client_disconnects"] = data.get("server_log_client_disconnects", 0)
+    return run
+
+
+def busiest_share(results: list[dict[str, Any]]) -> list[float]:
+    """Per Tasklette row of a multi-worker run: the busiest process's share of the
+    server's CPU (1.0: one worker did everything; 0.5: two shared it evenly)."""
+    shares = []
+    for r in results:
+        split = r.get("process_cpu_pct") or []
+        if not r["scenario"].startswith("bare") and sum(split) > 0:
+            shares.append(split[0] / sum(split))
+    return shares
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def summarise(configs: list[Config], runs: list[dict[str, Any]]
+              ) -> dict[tuple[str, int, str], dict[str, float | None]]:
+    """{(scenario, conns, config key): median rps, p99, vs bare, other CPU over rounds}."""
+    collected: dict[tuple[str, int, str], list[dict[str, Any]]] = {}
+    for run in runs:
+        for r in run["results"]:
+            collected.setdefault((r["scenario"], r["connections"], run["config"]), []).append(r)
+    cells: dict[tuple[str, int, str], dict[str, float | None]] = {}
+    for key, results in collected.items():
+        cells[key] = {
+            "rps": _median([r["rps"] for r in results]),
+            "p99_ms": _median([r["p99_ms"] for r in results]),
+            "vs_bare": _median([r["vs_bare"] for r in results if r["vs_bare"] is not None]),
+            "other_cpu_pct": _median([r["other_cpu_pct"] for r in results]),
+            "server_cpu_pct": _median([r["server_cpu_pct"] for r in results]),
+            "db_cpu_pct": _median([r["db_cpu_pct"] for r in results
+                                   if r.get("db_cpu_pct") is not None]),
+            "rounds": len(results)}
+    return cells
+
+
+def scaling_pairs(configs: list[Config]) -> list[tuple[str, Config, Config]]:
+    """(column title, 1-worker config, multi-worker config) per engine with both."""
+    pairs = []
+    for engine, name in (("postgresql", "PG"), ("sqlite", "SQLite")):
+        one = next((c for c in configs if c.engine == engine and c.workers == 1), None)
+        for many in configs:
+            if one and many.engine == engine and many.workers > 1 \
+                    and many.mode != "as-shipped":
+                mode = f" {many.mode}" if many.mode else ""
+                pairs.append((f"{name} 1→{many.workers}w{mode}", one, many))
+    return pairs
+
+
+def comparison_rows(configs: list[Config], cells: dict[tuple[str, int, str], Any],
+                    connections: list[int]) -> list[tuple[str, ...]]:
+    pairs = scaling_pairs(configs)
+    head = ("scenario", "conns", *(c.label for c in configs), *(p[0] for p in pairs))
+    rows: list[tuple[str, ...]] = [head]
+    for scenario, label in ROWS:
+        if not any((scenario, n, c.key) in cells for n in connections for c in configs):
+            continue
+        for conns in connections:
+            row = [label, str(conns)]
+            for config in configs:
+                cell = cells.get((scenario, conns, config.key))
+                if cell is None:
+                    row.append("-")
+                    continue
+                ratio = "" if cell["vs_bare"] is None else f" · {cell['vs_bare']:.2f}x"
+                noisy = "*" if (cell["other_cpu_pct"] or 0) > NOISY_OTHER_CPU else ""
+                row.append(f"{cell['rps']:,.0f} · {cell['p99_ms']:.1f}{ratio}{noisy}")
+            for _, one, many in pairs:
+                # the bare row compares bare at 2 workers with bare at 1 (both runs' own)
+                base = cells.get((scenario, conns, one.key))
+                top = cells.get((scenario, conns, many.key))
+                row.append(f"{top['rps'] / base['rps']:.2f}x"
+                           if base and top and base["rps"] else "-")
+            rows.append(tuple(row))
+    return rows
+
+
+def markdown(rows: list[tuple[str, ...]]) -> str:
+    lines = ["| " + " | ".join(rows[0]) + " |",
+             "| " + " | ".join(["---", *["---:"] * (len(rows[0]) - 1)]) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    return "\n".join(lines)
+
+
+def legend(configs: list[Config]) -> str:
+    text = ("cells: req/s · p99 ms · req/s over bare Starlette's in the same run, served with "
+            "the same number of workers (\"bare Starlette\" rows: that baseline itself; "
+            "\"bare Starlette, 1 worker\": measured in the multi-worker runs for reference). "
+            f"* = other processes used > {NOISY_OTHER_CPU:.0f}% of a core during that "
+            "measurement (low figure). 1→Nw: req/s with N workers over req/s with 1, same "
+            "engine.")
+    if any(c.workers > 1 for c in configs):
+        text += (" Multi-worker runs: TCP_NODELAY set on the connections "
+                 "(bench/uvicorn_workers.py --nodelay, Kludex/uvicorn#3149); \"reuseport\": "
+                 "also one SO_REUSEPORT listener per worker, which spreads the connections "
+                 "over the workers; \"as-shipped\": no fix, `tasklette serve --workers N` "
+                 "as it is.")
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    connections = [int(c) for c in args.connections.split(",") if c.strip()]
+    print(f"scale benchmark: {len(args.configs)} configurations x {args.rounds} round(s): "
+          + ", ".join(c.label for c in args.configs), flush=True)
+    runs: list[dict[str, Any]] = []
+    try:
+        for round_no in range(1, args.rounds + 1):
+            for config in args.configs:
+                suffix = f"-r{round_no}" if args.rounds > 1 else ""
+                output = RESULTS / f"api-{stamp}-{config.key}{suffix}.json"
+                run = run_config(args, config, output)
+                run["round"] = round_no
+                runs.append(run)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+    cells = summarise(args.configs, runs)
+    rows = comparison_rows(args.configs, cells, connections)
+    print()
+    print(format_table(rows, right=set(range(1, len(rows[0])))))
+    print()
+    print(legend(args.configs))
+    for run in runs:
+        config = next(c for c in args.configs if c.key == run["config"])
+        others = [r["other_cpu_pct"] for r in run["results"]]
+        balance = ""
+        if config.workers > 1:
+            run["busiest_worker_share"] = busiest_share(run["results"])
+            balance = (f"busiest worker: {_median(run['busiest_worker_share']) or 0:.0%} "
+                       "of the app's server CPU (median over its rows), ")
+        print(f"{config.label}{' round ' + str(run['round']) if args.rounds > 1 else ''}: "
+              f"exit {run['exit_code']}, {run['seconds']:.0f} s, load average "
+              f"{run['loadavg_before'][0]:.2f} -> {run['loadavg_after'][0]:.2f}, other CPU "
+              f"median {_median(others) or 0:.0f}% max {max(others, default=0):.0f}%, "
+              f"{balance}server log: {run.get('server_log_warnings', '?')} warnings, "
+              f"{run.get('server_log_client_disconnects', '?')} client disconnects")
+    if args.markdown:
+        print()
+        print(markdown(rows))
+
+    output = args.output or RESULTS / f"scale-{stamp}.json"
+    output.write_text(json.dumps({
+        "benchmark": "scale", "timestamp": stamp,
+        "machine": next((r["machine"] for r in runs if "machine" in r), {}),
+        "settings": {k: (v if k != "configs" else [c.key for c in v])
+                     for k, v in vars(args).items() if k not in ("output", "markdown")},
+        "legend": legend(args.configs),
+        "table": [dict(zip(rows[0], row, strict=True)) for row in rows[1:]],
+        "cells": [{"scenario": s, "connections": n, "config": k, **v}
+                  for (s, n, k), v in sorted(cells.items())],
+        "runs": [{k: v for k, v in run.items() if k not in ("results", "machine")}
+                 for run in runs],
+    }, indent=2, ensure_ascii=False) + "\n")
+    print(f"results: {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
+    return 1 if any(run["exit_code"] for run in runs) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
