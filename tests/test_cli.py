@@ -136,3 +136,10 @@ def test_backup_copies_a_live_database(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
         env={**os.environ, "TASKLETTE_DATABASE_URL": "postgresql://h/db"})
     assert on_postgres.returncode == 1 and "pg_dump" in on_postgres.stderr
+
+
+def test_several_workers_on_sqlite_are_refused(tmp_path: Path) -> None:
+    refused = tasklette("serve", "--workers", "2", "--data-dir", str(tmp_path),
+                        "--port", str(free_port()))
+    assert refused.returncode == 1
+    assert "need PostgreSQL" in refused.stderr

@@ -13,9 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tasklette.services import tokens
-from tasklette.services.permissions import Actor
-from tests.conftest import POSTGRES_URL, Server, _admin, _insert_user, run_sync
+from tests.conftest import POSTGRES_URL, _admin, run_sync
 from tests.live_server import LiveServer
 from tests.sse import Stream
 
@@ -118,26 +116,3 @@ async def _terminate_listeners(url: str) -> None:
     finally:
         await conn.close()
 
-
-def test_processes_sharing_a_sqlite_file_follow_each_others_events(tmp_path: Path) -> None:
-    """`serve --workers N` on SQLite: each process follows the events table."""
-    first = Server(tmp_path, workers=2).start()
-    second = Server(tmp_path, workers=2).start()
-    try:
-        row = first.call(_insert_user(first, "solo"))
-        _, secret = first.call(tokens.create(first.db, Actor(row["id"], "solo"), "t"))
-        auth = {"Authorization": f"Bearer {secret}"}
-        with httpx.Client(base_url=first.base_url, headers=auth, timeout=30) as client:
-            project = client.post("/api/v1/projects", json={"name": "Shared"}).json()
-            on_second = Stream(f"{second.base_url}/api/v1/projects/{project['id']}/events",
-                               auth)
-            try:
-                made = client.post(f"/api/v1/projects/{project['id']}/tasks",
-                                   json={"title": "From the first"}).json()
-                (seen,) = on_second.events(1, timeout=2)
-                assert seen.data["payload"]["task"]["id"] == made["id"]
-            finally:
-                on_second.close()
-    finally:
-        second.stop()
-        first.stop()

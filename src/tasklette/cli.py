@@ -87,6 +87,10 @@ def serve(host: str | None = None, port: int | None = None, data_dir: Path | Non
     """Serve Tasklette over HTTP (the database is created and migrated first)."""
     settings = _settings(host=host, port=port, data_dir=data_dir, database_url=database_url,
                          workers=workers, log_level=log_level)
+    if settings.workers > 1 and not storage_open.uses_postgres(settings):
+        raise click.ClickException(
+            "several server processes need PostgreSQL (TASKLETTE_DATABASE_URL): on SQLite, "
+            "Tasklette runs as one process (see docs/deployment.md)")
     try:
         applied = asyncio.run(storage_open.migrate_any(settings))
     except SchemaTooNewError as exc:

@@ -98,7 +98,8 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("host", str, "127.0.0.1", "Address `tasklette serve` listens on."),
     Setting("port", _parse_positive_int, 8000, "TCP port `tasklette serve` listens on."),
     Setting("workers", _parse_positive_int, 1,
-            "Number of server processes `tasklette serve` starts."),
+            "Number of server processes `tasklette serve` starts (more than one needs "
+            "PostgreSQL)."),
     Setting("log_level", str, "info", "Server log level: debug, info, warning or error."),
     Setting("log_format", _parse_log_format, "text",
             "Log lines as `text` or as `json` (one object per line, with the request id)."),

@@ -1,16 +1,14 @@
 """Feeds: how committed events reach this process's broker.
 
-- One process on SQLite: the database hands each event to the broker right after
+- SQLite (one process): the database hands each event to the broker right after
   its commit (`DirectFeed`).
-- Several processes on one SQLite file: each follows the events table by id
-  (`SQLitePollingFeed`); SQLite's single writer commits ids in order.
 - PostgreSQL, any number of processes and hosts: `LISTEN/NOTIFY` is the wake-up
   signal and the events table the data (`PostgresFeed`). The notification
   names a project and an event id; the feed reads that project's new events in
   id order. When the listening connection drops, it reconnects and catches up
   from the table. Presence is shared between processes on a second channel.
 
-In the last two, only the feed publishes (a process's own events too), so each
+On PostgreSQL only the feed publishes (a process's own events too), so each
 project's events reach the broker once and in order.
 """
 
@@ -55,41 +53,6 @@ class DirectFeed:
 
     async def stop(self) -> None:
         self._db.set_publisher(lambda event: None)
-
-
-class SQLitePollingFeed:
-    """Several processes on one SQLite file: read new events every `interval` seconds."""
-
-    def __init__(self, db: Database, broker: Broker, *, interval: float = 0.05) -> None:
-        self._db, self._broker, self._interval = db, broker, interval
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        async with self._db.reading() as conn:
-            cursor = await events.latest_id(conn)
-        self._task = asyncio.create_task(self._follow(cursor), name="tasklette-event-poll")
-
-    async def _follow(self, cursor: int) -> None:
-        while True:
-            try:
-                async with self._db.reading() as conn:
-                    batch = await events.after_everywhere(conn, cursor, 1000)
-                for event in batch:
-                    self._broker.publish(event)
-                    cursor = event["id"]
-                if len(batch) < 1000:
-                    await asyncio.sleep(self._interval)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("reading new events failed; retrying")
-                await asyncio.sleep(1)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
 
 class PostgresFeed:
@@ -224,6 +187,4 @@ def open_feed(settings: Settings, db: Database, broker: Broker) -> Feed:
     """The feed for how this Tasklette runs: engine, and one process or several."""
     if db.dialect == "postgresql":
         return PostgresFeed(db, broker, settings.database_url)
-    if settings.workers > 1:
-        return SQLitePollingFeed(db, broker)
     return DirectFeed(db, broker)
