@@ -44,7 +44,8 @@ from api_bench import RESULTS, ROOT, format_table  # bench/ is on sys.path (scri
 
 BENCH = Path(__file__).resolve().parent
 # SQLite is one process (several need PostgreSQL): sqlite:1 is its row.
-DEFAULT_CONFIGS = "sqlite:1,postgresql:1,postgresql:2,postgresql:2:reuseport,postgresql:2:as-shipped"
+DEFAULT_CONFIGS = ("sqlite:1,postgresql:1,postgresql:2,postgresql:2:reuseport,"
+                   "postgresql:2:as-shipped")
 MODES = {"": "nodelay", "reuseport": "reuseport", "as-shipped": "none"}  # --worker-fix
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432"
 NOISY_OTHER_CPU = 25.0  # % of a core used by other processes: the row is marked "*"
