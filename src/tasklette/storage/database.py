@@ -9,9 +9,11 @@ never see which one they run on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+import asyncio
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, contextmanager
+from contextvars import ContextVar
+from typing import Any, Generic, Protocol, TypeVar
 
 Row = dict[str, Any]
 Params = Sequence[Any]
@@ -54,7 +56,11 @@ class Database(Protocol):
 
     dialect: str
 
-    def reading(self) -> AbstractAsyncContextManager[Conn]: ...
+    def reading(self) -> AbstractAsyncContextManager[Conn]:
+        """A read of one consistent snapshot. Nested in another `reading()` of the same
+        task, it is that one: wrap several service reads in one to read one snapshot
+        (but not around writes whose result must be read back)."""
+        ...
 
     def transaction(self) -> AbstractAsyncContextManager[Tx]: ...
 
@@ -63,6 +69,30 @@ class Database(Protocol):
     def set_publisher(self, publish: Callable[[Row], None]) -> None:
         """Where committed events go: the live-update broker."""
         ...
+
+
+C = TypeVar("C")
+_held: ContextVar[tuple[object, object, asyncio.Task[Any] | None] | None] = \
+    ContextVar("tasklette_reading", default=None)
+
+
+class ReadScope(Generic[C]):
+    """Which read connection of one database the running task holds, if any."""
+
+    def current(self) -> C | None:
+        held = _held.get()
+        # Tasks started inside a reading inherit the context, not the connection.
+        if held is None or held[0] is not self or held[2] is not asyncio.current_task():
+            return None
+        return held[1]  # type: ignore[return-value]
+
+    @contextmanager
+    def hold(self, conn: C) -> Iterator[None]:
+        token = _held.set((self, conn, asyncio.current_task()))
+        try:
+            yield
+        finally:
+            _held.reset(token)
 
 
 class CommitCallbacks:

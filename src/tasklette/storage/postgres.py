@@ -16,7 +16,14 @@ from typing import Any
 
 import asyncpg
 
-from tasklette.storage.database import CommitCallbacks, IntegrityError, Params, Row, TransientError
+from tasklette.storage.database import (
+    CommitCallbacks,
+    IntegrityError,
+    Params,
+    ReadScope,
+    Row,
+    TransientError,
+)
 
 _TRANSIENT = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
 
@@ -100,6 +107,7 @@ class PostgresDatabase:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._publish: Callable[[Row], None] = lambda event: None
+        self._reading: ReadScope[PostgresConn] = ReadScope()
 
     @classmethod
     async def open(cls, url: str, *, min_size: int = 2, max_size: int = 20
@@ -113,8 +121,17 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[PostgresConn]:
-        async with self._pool.acquire() as conn:
-            yield PostgresConn(conn)
+        """One REPEATABLE READ, READ ONLY transaction: all its queries see one snapshot."""
+        held = self._reading.current()
+        if held is not None:
+            yield held
+            return
+        async with self._pool.acquire() as raw:
+            conn = PostgresConn(raw)
+            with _translated():
+                async with raw.transaction(isolation="repeatable_read", readonly=True):
+                    with self._reading.hold(conn):
+                        yield conn
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTx]:

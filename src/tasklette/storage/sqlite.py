@@ -13,8 +13,12 @@ another process, run in a worker thread; the statements of a unit run inline on
 the event loop, because against pages in memory they take microseconds and a
 thread hop would cost more than the work.
 
-Reads: a separate read-only connection. WAL lets it read the last committed state
-while the writer works, and SQLite's own cache keeps hot pages in memory.
+Reads: a small pool of read-only connections. Each `reading()` takes one and holds
+one read transaction on it, so every query of the read sees the same committed state
+even when the writer's COMMIT (in its thread) lands between two of them. WAL lets
+readers see the last committed state while the writer works. A `reading()` inside
+another one, in the same task, shares it: a request that calls several services
+within one `reading()` reads one snapshot.
 """
 
 from __future__ import annotations
@@ -28,7 +32,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasklette.storage.database import CommitCallbacks, IntegrityError, Params, Row
+from tasklette.storage.database import (
+    CommitCallbacks,
+    IntegrityError,
+    Params,
+    ReadScope,
+    Row,
+)
+
+MAX_READERS = 8  # read connections a process opens at most
 
 
 def connect(path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 5000,
@@ -118,10 +130,13 @@ class SQLiteDatabase:
     def __init__(self, path: Path, *, synchronous: str = "FULL",
                  busy_timeout_ms: int = 5000) -> None:
         self.path = path
+        self._synchronous, self._busy_timeout_ms = synchronous, busy_timeout_ms
         self._writer = connect(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
-        self._reader = connect(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms,
-                               read_only=True)
-        self._read_conn = SQLiteConn(self._reader)
+        self._idle: list[sqlite3.Connection] = [self._open_reader()]
+        self._readers = asyncio.Semaphore(MAX_READERS)
+        self._reading: ReadScope[SQLiteConn] = ReadScope()
+        self._watcher: sqlite3.Connection | None = None
+        self._closed = False
         self._lock = asyncio.Lock()
         self._batch: _Batch | None = None
         self._commit_task: asyncio.Task[None] | None = None
@@ -130,9 +145,45 @@ class SQLiteDatabase:
     def set_publisher(self, publish: Callable[[Row], None]) -> None:
         self._publish = publish
 
+    def _open_reader(self) -> sqlite3.Connection:
+        return connect(self.path, synchronous=self._synchronous,
+                       busy_timeout_ms=self._busy_timeout_ms, read_only=True)
+
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[SQLiteConn]:
-        yield self._read_conn
+        """One read transaction on a pooled connection: all its queries see one snapshot."""
+        held = self._reading.current()
+        if held is not None:
+            yield held
+            return
+        async with self._readers:
+            raw = self._idle.pop() if self._idle else self._open_reader()
+            try:
+                raw.execute("BEGIN")  # deferred: the snapshot is taken by the first read
+                conn = SQLiteConn(raw)
+                with self._reading.hold(conn):
+                    yield conn
+            finally:
+                self._end_read(raw)
+
+    def _end_read(self, raw: sqlite3.Connection) -> None:
+        """End the read transaction and put the connection back (or close it)."""
+        try:
+            if raw.in_transaction:
+                raw.execute("COMMIT")
+        except sqlite3.Error:
+            raw.close()  # a connection in an unknown state is not reused
+            return
+        if self._closed:
+            raw.close()
+        else:
+            self._idle.append(raw)
+
+    def data_version(self) -> int:
+        """A number that changes whenever any other connection (or process) commits."""
+        if self._watcher is None:
+            self._watcher = self._open_reader()
+        return int(self._watcher.execute("PRAGMA data_version").fetchone()[0])
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SQLiteTx]:
@@ -204,8 +255,13 @@ class SQLiteDatabase:
         while self._commit_task is not None:
             await self._commit_task
         async with self._lock:
+            self._closed = True
             self._writer.close()
-            self._reader.close()
+            for raw in self._idle:
+                raw.close()
+            self._idle.clear()
+            if self._watcher is not None:
+                self._watcher.close()
 
 
 def backup(source: Path, dest: Path, *, progress: Callable[[int, int], None] | None = None

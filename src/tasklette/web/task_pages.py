@@ -28,7 +28,9 @@ from tasklette.services import (
     tasks,
 )
 from tasklette.services.errors import Conflict, Invalid, NotFound
+from tasklette.services.permissions import Actor
 from tasklette.services.sessions import Session
+from tasklette.storage.database import Database
 from tasklette.web import attachments as attachment_pages
 from tasklette.web.activity_text import describe
 from tasklette.web.auth import require_session
@@ -108,6 +110,12 @@ async def _detail(request: Request, session: Session, task_id: int, detail: Deta
                   status: int = 200) -> Response:
     """Render the task's detail: the whole page, or the fragment for htmx."""
     db, actor = request.app.state.db, session.actor
+    async with db.reading():  # the page's many reads see one snapshot
+        return await _detail_in_snapshot(request, db, actor, task_id, detail, status)
+
+
+async def _detail_in_snapshot(request: Request, db: Database, actor: Actor, task_id: int,
+                              detail: Detail, status: int) -> Response:
     task = await tasks.get(db, actor, task_id)
     htmx = is_htmx(request)
     # The task's own page follows the project live (the board's dialog already does).
