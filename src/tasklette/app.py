@@ -23,6 +23,7 @@ from tasklette.blobs.open import open_store
 from tasklette.headers import SecurityHeaders
 from tasklette.live.broker import Broker
 from tasklette.live.feeds import open_feed
+from tasklette.live.guard import StreamGuard
 from tasklette.live.signals import close_streams_on_signals
 from tasklette.logs import RequestLog
 from tasklette.services.errors import ServiceError
@@ -95,6 +96,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.broker = broker = Broker(queue_limit=settings.stream_queue_limit)
         feed = open_feed(settings, db, broker)
         await feed.start()
+        guard = StreamGuard(db, broker, settings.stream_heartbeat_seconds)
+        await guard.start()
         undo_signals = close_streams_on_signals(broker)
         settle_memory()
         try:
@@ -102,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             undo_signals()
             broker.close_all("the server is shutting down")
+            await guard.stop()
             await feed.stop()
             await db.close()
             await blobs.close()

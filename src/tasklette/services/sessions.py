@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from tasklette.services import users
 from tasklette.services.errors import TooManyRequests, Unauthenticated
-from tasklette.services.permissions import Actor
+from tasklette.services.permissions import Actor, Credential
 from tasklette.storage import sessions as store
 from tasklette.storage.database import Database
 
@@ -67,7 +67,8 @@ async def resolve(db: Database, secret: str, idle: timedelta) -> Session | None:
     if now - last_seen > TOUCH_EVERY:
         async with db.transaction() as tx:
             await store.touch(tx, id_hash)
-    actor = Actor(row["user_id"], row["username"], row["display_name"], bool(row["is_admin"]))
+    actor = Actor(row["user_id"], row["username"], row["display_name"], bool(row["is_admin"]),
+                  credential=Credential("session", id_hash))
     return Session(actor, row["csrf_token"], id_hash)
 
 

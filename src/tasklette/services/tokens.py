@@ -6,7 +6,7 @@ import hashlib
 import secrets
 
 from tasklette.services.errors import Invalid, NotFound
-from tasklette.services.permissions import Actor
+from tasklette.services.permissions import Actor, Credential
 from tasklette.storage import tokens as store
 from tasklette.storage.database import Database, Row
 
@@ -37,7 +37,8 @@ async def authenticate(db: Database, secret: str) -> Actor | None:
         user = await store.user_for_hash(conn, _hash(secret))
     if user is None:
         return None
-    return Actor(user["id"], user["username"], user["display_name"], bool(user["is_admin"]))
+    return Actor(user["id"], user["username"], user["display_name"], bool(user["is_admin"]),
+                 credential=Credential("token", user["token_id"]))
 
 
 async def list_mine(db: Database, actor: Actor) -> list[Row]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from tasklette.clock import now_iso
+from tasklette.storage import dialect
 from tasklette.storage.database import Conn, Row, Tx
 
 
@@ -19,6 +22,16 @@ async def get(conn: Conn, id_hash: str) -> Row | None:
         "SELECT s.id_hash, s.csrf_token, s.last_seen_at, u.id AS user_id, u.username, "
         "u.display_name, u.is_admin FROM sessions s JOIN users u ON u.id = s.user_id "
         "WHERE s.id_hash = ?", (id_hash,))
+
+
+async def existing(conn: Conn, id_hashes: Iterable[str]) -> set[str]:
+    """Those of `id_hashes` whose session still exists (not signed out, not purged)."""
+    found: set[str] = set()
+    for batch in dialect.chunks(set(id_hashes)):
+        found.update(row[0] for row in await conn.fetchtuples(
+            f"SELECT id_hash FROM sessions WHERE id_hash IN ({dialect.placeholders(len(batch))})",
+            batch))
+    return found
 
 
 async def touch(tx: Tx, id_hash: str) -> None:
