@@ -29,7 +29,7 @@ from tasklette.logs import RequestLog
 from tasklette.services.errors import ServiceError
 from tasklette.settings import Settings, load_settings
 from tasklette.storage.migrations import latest_version
-from tasklette.storage.open import connect, schema_version
+from tasklette.storage.open import claim_server, connect, schema_version
 from tasklette.web import errors as web_errors
 from tasklette.web.assets import Assets
 from tasklette.web.auth import CSRFMiddleware, SignInRequired, redirect_to_sign_in
@@ -85,30 +85,41 @@ def settle_memory() -> None:
     gc.set_threshold(50_000, 20, 10)
 
 
+@asynccontextmanager
+async def _serving(app: Starlette, settings: Settings) -> AsyncIterator[None]:
+    """Open the database, blob store, broker, feed and guard; close them after."""
+    app.state.db = db = await connect(settings)
+    app.state.blobs = blobs = await open_store(settings)  # sweeps crashed uploads
+    app.state.broker = broker = Broker(queue_limit=settings.stream_queue_limit)
+    feed = open_feed(settings, db, broker)
+    await feed.start()
+    guard = StreamGuard(db, broker, settings.stream_heartbeat_seconds)
+    await guard.start()
+    undo_signals = close_streams_on_signals(broker)
+    settle_memory()
+    try:
+        yield
+    finally:
+        undo_signals()
+        broker.close_all("the server is shutting down")
+        await guard.stop()
+        await feed.stop()
+        await db.close()
+        await blobs.close()
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build a Tasklette application for `settings` (default: from the environment)."""
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.db = db = await connect(settings)
-        app.state.blobs = blobs = await open_store(settings)  # sweeps crashed uploads
-        app.state.broker = broker = Broker(queue_limit=settings.stream_queue_limit)
-        feed = open_feed(settings, db, broker)
-        await feed.start()
-        guard = StreamGuard(db, broker, settings.stream_heartbeat_seconds)
-        await guard.start()
-        undo_signals = close_streams_on_signals(broker)
-        settle_memory()
+        release = claim_server(settings)
         try:
-            yield
+            async with _serving(app, settings):
+                yield
         finally:
-            undo_signals()
-            broker.close_all("the server is shutting down")
-            await guard.stop()
-            await feed.stop()
-            await db.close()
-            await blobs.close()
+            release()
 
     assets = Assets()
     routes: list[BaseRoute] = [

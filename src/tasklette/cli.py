@@ -92,6 +92,17 @@ def serve(host: str | None = None, port: int | None = None, data_dir: Path | Non
             "several server processes need PostgreSQL (TASKLETTE_DATABASE_URL): on SQLite, "
             "Tasklette runs as one process (see docs/deployment.md)")
     try:
+        release = storage_open.claim_server(settings)  # held while this process serves
+    except storage_sqlite.ServerAlreadyRunning as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        _serve(settings)
+    finally:
+        release()
+
+
+def _serve(settings: Settings) -> None:
+    try:
         applied = asyncio.run(storage_open.migrate_any(settings))
     except SchemaTooNewError as exc:
         raise click.ClickException(str(exc)) from None

@@ -24,6 +24,7 @@ within one `reading()` reads one snapshot.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable
@@ -262,6 +263,57 @@ class SQLiteDatabase:
             self._idle.clear()
             if self._watcher is not None:
                 self._watcher.close()
+
+
+class ServerAlreadyRunning(RuntimeError):
+    """Another server process holds this SQLite database."""
+
+
+_claims: dict[Path, tuple[int, int]] = {}  # lock file -> (open descriptor, holders here)
+
+
+def claim_for_server(path: Path) -> Callable[[], None]:
+    """Take, for a server's life, the lock that lets one server process use `path`.
+
+    Only servers take it: each holds its own broker, and its streams would never see
+    another server's changes. The CLI (imports, users, tokens) runs beside a server
+    freely; its events reach the server's streams through the events table. The lock
+    is an flock on a file beside the database, released by the kernel whatever way
+    the process ends. Within one process it may be taken again (`serve` takes it,
+    then the app's lifespan). Returns how to let go.
+    """
+    lock_path = path.with_name(path.name + ".server-lock").resolve()
+    if lock_path in _claims:
+        fd, holders = _claims[lock_path]
+        _claims[lock_path] = (fd, holders + 1)
+    else:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ServerAlreadyRunning(
+                f"another Tasklette server is already running on {path}: on SQLite one "
+                "server process serves a database (the tasklette CLI may run beside it). "
+                "To run several server processes, use PostgreSQL "
+                "(TASKLETTE_DATABASE_URL, see docs/deployment.md).") from None
+        _claims[lock_path] = (fd, 1)
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if released:
+            return
+        released = True
+        fd, holders = _claims[lock_path]
+        if holders > 1:
+            _claims[lock_path] = (fd, holders - 1)
+        else:
+            del _claims[lock_path]
+            os.close(fd)  # closing the last descriptor drops the flock
+
+    return release
 
 
 def backup(source: Path, dest: Path, *, progress: Callable[[int, int], None] | None = None
