@@ -137,7 +137,11 @@ async def _attach(conn: Conn, by_id: dict[int, Row], key: str, links_sql: str,
     found = {row["id"]: row for row in await conn.fetchall(
         lookup_sql.format(marks=dialect.placeholders(len(others))), others)}
     for task_id, other in links:
-        by_id[task_id][key].append(found[other])
+        # Reads are snapshots; a write transaction on PostgreSQL is READ COMMITTED, so
+        # a label deleted by another commit since its link was read is gone here: the
+        # link went with it.
+        if other in found:
+            by_id[task_id][key].append(found[other])
     for task in by_id.values():
         if len(task[key]) > 1:
             task[key].sort(key=order)
