@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tasklette.numbers import parse_int
+
 
 class SettingsError(ValueError):
     """A setting has a value that cannot be used."""
@@ -24,7 +26,7 @@ def _parse_bool(raw: str) -> bool:
 
 
 def _parse_positive_int(raw: str) -> int:
-    value = int(raw)
+    value = parse_int(raw.strip())
     if value < 1:
         raise ValueError(f"expected a whole number of at least 1, got {raw!r}")
     return value

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tasklette.numbers import int_or_none
 from tasklette.services import tokens
 from tasklette.services.errors import ServiceError, Unauthenticated
 from tasklette.services.permissions import Actor
@@ -59,13 +60,19 @@ def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
 # --- input ------------------------------------------------------------------------------
 
 
+def content_length(declared: str) -> int:
+    """The length a Content-Length header declares; 400 when it is not ASCII digits."""
+    length = int_or_none(declared.strip(), max_digits=19)
+    if length is None:
+        raise Problem(400, "Bad request", "the Content-Length header is not a number")
+    return length
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it passes `limit` bytes."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
-            raise Problem(400, "Bad request", "the Content-Length header is not a number")
-        if int(declared) > limit:
+        if content_length(declared) > limit:
             raise Problem(413, "Content too large",
                           f"the request body is over the limit of {limit} bytes")
     body = bytearray()
@@ -116,10 +123,10 @@ def if_match_version(request: Request) -> int | None:
     raw = request.headers.get("if-match")
     if raw is None:
         return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or len(value) > 18:
+    version = int_or_none(raw.strip().removeprefix("W/").strip('"'))
+    if version is None:
         raise Problem(400, "Bad request", "If-Match must name a task version, like \"3\"")
-    return int(value)
+    return version
 
 
 # --- authentication ---------------------------------------------------------------------
