@@ -18,7 +18,7 @@ from tasklette.settings import SettingsError, load_settings
 from tests.conftest import Server, User
 
 SUPERSCRIPT_TWO = b"\xb2"  # '²' once Starlette decodes the header as latin-1
-ODD_DIGITS = ["²", "①", "٣", "３", "+3", " 3", "3 ", "1_0", "-3", "", "3.0"]
+ODD_DIGITS = ["²", "①", "٣", "\uff13", "+3", " 3", "3 ", "1_0", "-3", "", "3.0"]
 
 
 # --- the parser itself ----------------------------------------------------------------

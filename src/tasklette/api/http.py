@@ -71,10 +71,9 @@ def content_length(declared: str) -> int:
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it passes `limit` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None:
-        if content_length(declared) > limit:
-            raise Problem(413, "Content too large",
-                          f"the request body is over the limit of {limit} bytes")
+    if declared is not None and content_length(declared) > limit:
+        raise Problem(413, "Content too large",
+                      f"the request body is over the limit of {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
