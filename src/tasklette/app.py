@@ -32,6 +32,7 @@ from tasklette.storage.open import connect, schema_version
 from tasklette.web import errors as web_errors
 from tasklette.web.assets import Assets
 from tasklette.web.auth import CSRFMiddleware, SignInRequired, redirect_to_sign_in
+from tasklette.web.markdown import RenderCache
 from tasklette.web.pages import render
 from tasklette.web.routes import web_routes
 
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     app.state.settings = settings
     app.state.assets = assets
+    app.state.markdown = RenderCache(settings.markdown_cache_bytes)
     app.state.openapi = openapi_document()
     return app
 

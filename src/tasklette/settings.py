@@ -155,6 +155,9 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("stream_queue_limit", _parse_positive_int, 1000,
             "Events a live subscriber may fall behind before it is dropped (it reconnects "
             "and replays what it missed)."),
+    Setting("markdown_cache_bytes", _parse_positive_int, 16_777_216,
+            "Memory kept for rendered Markdown (descriptions and comments), in bytes (16 "
+            "MiB); the least recently shown go first."),
     # --- import ---
     Setting("max_import_bytes", _parse_positive_int, 52_428_800,
             "Largest file an import (Trello, Todoist, Tasklette export) may be, through the "
@@ -198,6 +201,7 @@ class Settings:
     stream_heartbeat_seconds: int = 15
     stream_queue_limit: int = 1000
     max_import_bytes: int = 52_428_800
+    markdown_cache_bytes: int = 16_777_216
 
     def __post_init__(self) -> None:
         if self.blob_store == "s3" and not self.s3_bucket:
