@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,6 +26,7 @@ from tasklette.live.signals import close_streams_on_signals
 from tasklette.logs import RequestLog
 from tasklette.services.errors import ServiceError
 from tasklette.settings import Settings, load_settings
+from tasklette.storage.database import DatabaseUnavailable
 from tasklette.storage.migrations import latest_version
 from tasklette.storage.open import connect, schema_version
 from tasklette.web import errors as web_errors
@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ServiceError: web_errors.handle_service_error,
             HTTPException: web_errors.handle_http_exception,
             SignInRequired: redirect_to_sign_in,
-            sqlite3.OperationalError: http.handle_database_error,
+            DatabaseUnavailable: web_errors.handle_database_unavailable,
             Exception: http.handle_unexpected,
         },
     )

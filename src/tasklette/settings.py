@@ -97,6 +97,9 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "data directory.", secret=True),
     Setting("database_pool_size", _parse_positive_int, 20,
             "Most PostgreSQL connections one process opens."),
+    Setting("database_acquire_timeout_ms", _parse_positive_int, 10_000,
+            "How long a request waits for a free PostgreSQL connection before it is "
+            "answered 503 (try again)."),
     Setting("host", str, "127.0.0.1", "Address `tasklette serve` listens on."),
     Setting("port", _parse_positive_int, 8000, "TCP port `tasklette serve` listens on."),
     Setting("workers", _parse_positive_int, 1,
@@ -174,6 +177,7 @@ class Settings:
     data_dir: Path = Path("tasklette-data")
     database_url: str = ""
     database_pool_size: int = 20
+    database_acquire_timeout_ms: int = 10_000
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -17,6 +16,7 @@ from tasklette.numbers import int_or_none
 from tasklette.services import tokens
 from tasklette.services.errors import ServiceError, Unauthenticated
 from tasklette.services.permissions import Actor
+from tasklette.storage.database import DatabaseUnavailable
 
 log = logging.getLogger("tasklette.api")
 
@@ -177,12 +177,16 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
                             headers=exc.headers)
 
 
-async def handle_database_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, sqlite3.Error)
-    log.warning("database error on %s %s: %s", request.method, request.url.path, exc)
+RETRY_AFTER = {"retry-after": "1"}
+
+
+async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
+    """503 and Retry-After: the database is busy or out of reach (any other error is a 500)."""
+    assert isinstance(exc, DatabaseUnavailable)
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
     return problem_response(503, "Service unavailable",
-                            "the database is busy; try again in a moment",
-                            headers={"retry-after": "1"})
+                            "the database is busy or out of reach; try again in a moment",
+                            headers=RETRY_AFTER)
 
 
 _TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}
