@@ -185,7 +185,7 @@ def test_a_postgres_server_gone_is_503_and_back_is_200(tmp_path: Path, pg_databa
     proxy = Proxy(_pg_port())
     proxy.start()
     url = f"postgresql://postgres@127.0.0.1:{proxy.port}/{pg_database}"
-    server = Server(tmp_path, database_url=url, database_acquire_timeout_ms=2000).start()
+    server = Server(tmp_path, database_url=url).start()
     try:
         user = person(server, "away")
         tab = Browser(server, user)
