@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from tasklette.numbers import int_or_none
 from tasklette.storage.database import (
     CommitCallbacks,
     DatabaseUnavailable,
@@ -109,7 +110,7 @@ class PostgresConn:
         with _translated():
             status = await self._conn.execute(to_numbered(sql), *params)
         count = status.rsplit(" ", 1)[-1]
-        return int(count) if count.isdigit() else 0
+        return int_or_none(count) or 0
 
     async def executemany(self, sql: str, seq: Iterable[Params]) -> None:
         with _translated():
