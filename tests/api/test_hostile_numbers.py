@@ -160,7 +160,7 @@ def test_a_todoist_indent_in_odd_digits_is_422(server: Server, owner: User,
     before = row_counts(server)
     response = owner.client.post("/api/v1/imports/todoist", content=todoist_csv(indent))
     body = is_problem(response, 422)
-    assert "INDENT" in body["detail"] and "row 3" in body["detail"]
+    assert "INDENT" in body["detail"] and "line 3" in body["detail"]
     assert row_counts(server) == before
 
 

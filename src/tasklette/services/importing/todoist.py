@@ -90,7 +90,7 @@ def _indent(row: dict[str, str]) -> int:
         return 1
     indent = int_or_none(cell, max_digits=3)
     if indent is None:
-        raise InvalidImport(f"row {row[_LINE]}: INDENT must be a whole number written in "
+        raise InvalidImport(f"line {row[_LINE]}: INDENT must be a whole number written in "
                             f"the digits 0-9, like 1 or 2, not {cell[:20]!r}")
     return indent
 
