@@ -14,6 +14,9 @@ settings) and runs for S seconds, all at once:
 - R readers (one connection each): get a task, list a page of 100 tasks, load the board
   page (signed in through the real form).
 
+Half of the task reads and of the writes on tasks go to the same few cards (the top 10
+of each project's list), as when a team works on one sprint.
+
 Then it reads the database and counts lost writes: acknowledged creates (tasks,
 comments, labels, columns) that are missing and were not deleted by an acknowledged
 delete. Errors are non-2xx answers other than the expected ones (409; and 404 or 422 on
@@ -67,6 +70,7 @@ from seed import OWNER, PASSWORD, create_pg_database, drop_pg_database, seed
 BENCH = Path(__file__).resolve().parent
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432"
 EXTRA_COLUMNS = 3  # most columns a project gets beyond its seeded three
+HOT_TASKS = 10  # per project: the top of its list, half of all task reads and writes
 START_DELAY = 2.0  # seconds for the client processes to start before the clock runs
 
 
@@ -153,8 +157,10 @@ async def writer(n: int, plan: dict[str, Any], shared: Shared, tally: Tally,
             i += 1
             project = rng.choice(shared.projects)
             pid = project["id"]
-            task_id = rng.choice([t for t, p in shared.tasks[-400:] if p == pid]
-                                 or [t for t, p in shared.tasks if p == pid])
+            if rng.random() < 0.5:  # the few cards everyone is working on
+                task_id = rng.choice(project["hot"])
+            else:
+                task_id = rng.choice([t for t, p in shared.tasks[-400:] if p == pid])
             action = rng.random()
             if action < 0.25:
                 column = rng.choice(shared.columns(project))
@@ -250,7 +256,8 @@ async def reader(n: int, plan: dict[str, Any], tally: Tally, start: float,
             project = rng.choice(plan["projects"])
             action = rng.random()
             if action < 1 / 3:
-                task_id, _ = rng.choice(plan["tasks"])
+                task_id = rng.choice(project["hot"]) if rng.random() < 0.5 \
+                    else rng.choice(plan["tasks"])[0]
                 response = await _send(c, "GET", f"/api/v1/tasks/{task_id}", headers=api)
                 tally.record("get task", response, {200})
             elif action < 2 / 3:
@@ -354,8 +361,11 @@ def make_plan(url: str, token: str, seeded: Any, args: argparse.Namespace) -> di
                       headers={"Authorization": f"Bearer {token}"}) as client:
         for project in seeded.projects:
             labels = client.get(f"/api/v1/projects/{project['id']}/labels").json()
+            first = client.get(f"/api/v1/projects/{project['id']}/tasks",
+                               params={"limit": HOT_TASKS}).json()["items"]
             projects.append({"id": project["id"], "columns": project["columns"],
-                             "labels": [label["id"] for label in labels]})
+                             "labels": [label["id"] for label in labels],
+                             "hot": [task["id"] for task in first]})
     by_index = [p["id"] for p in seeded.projects]
     tasks = [(t, by_index[i - 1]) for t, i in zip(seeded.task_ids, seeded.task_project,
                                                   strict=True)]
