@@ -1,4 +1,8 @@
-"""Project members: add by username, change roles, remove; a project keeps an owner."""
+"""Project members: add by username, change roles, remove; a project keeps an owner.
+
+Every change of membership locks the project first, then reads roles: two owners
+demoting or removing each other at once are serialised, and the second sees the first.
+"""
 
 from __future__ import annotations
 
@@ -50,6 +54,7 @@ async def change_role(db: Database, actor: Actor, project_id: int, username: str
                       role: str) -> Row:
     _check_role(role)
     async with db.transaction() as tx:
+        await projects.lock(tx, project_id)
         permissions.require_manage(await projects.role_of(tx, project_id, actor.id), "project")
         member = await _member(tx, project_id, username)
         if member["role"] == "owner" and role != "owner" \
@@ -66,6 +71,7 @@ async def change_role(db: Database, actor: Actor, project_id: int, username: str
 async def remove(db: Database, actor: Actor, project_id: int, username: str) -> None:
     """Remove a member (owners), or leave the project oneself (anyone)."""
     async with db.transaction() as tx:
+        await projects.lock(tx, project_id)
         role = permissions.require_read(await projects.role_of(tx, project_id, actor.id),
                                         "project")
         member = await _member(tx, project_id, username)

@@ -115,9 +115,10 @@ async def create(db: Database, actor: Actor, project_id: int, fields: TaskFields
                 if column_id is None:
                     raise Invalid("the project has no columns: add one first",
                                   field="column_id")
-            elif not await columns.in_project(tx, project_id, column_id):
-                raise Invalid("no such column in this project", field="column_id")
             await columns.lock(tx, column_id)
+            # Checked under the lock: a column being deleted is gone once it is granted.
+            if not await columns.in_project(tx, project_id, column_id):
+                raise Invalid("no such column in this project", field="column_id")
             scope = Scope(column_id=column_id)
         _check_dates(fields.start_date, fields.due_date)
         if fields.label_ids:
