@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import Server, User, add_member
+from tasklette.storage.postgres import to_numbered
+from tests.conftest import Server, User, add_member, run_sync
+from tests.web.conftest import Browser
 
 PROJECTS = 20
 
@@ -24,7 +28,7 @@ def at_once(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
         barrier.wait()
         try:
             results[i] = calls[i]()
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+        except Exception as exc:  # reported by the assertion below
             results[i] = exc
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
@@ -137,3 +141,129 @@ def test_deleting_columns_while_tasks_are_created_and_moved_into_them(
                          "'new %'", (pid,))[0][0]
     assert created == sum(1 for r in responses
                           if r.request.method == "POST" and r.status_code == 201)
+
+
+# --- deadlocks are retried below every surface ------------------------------------------
+
+def _deadlock(server: Server, hold: str, hold_params: tuple[Any, ...], then: str,
+              then_params: Callable[[], tuple[Any, ...]],
+              request: Callable[[], httpx.Response]) -> httpx.Response:
+    """Make `request` deadlock once against a transaction of the test's own.
+
+    That transaction runs `hold`; the request starts and waits on it (an advisory lock
+    its event takes); then `then` waits on the request, closing the cycle. PostgreSQL
+    breaks the cycle by rolling back the request's transaction (ours waits far longer
+    before it looks), as it would for two users at once; a retry then succeeds.
+    """
+    url = server.settings.database_url
+
+    async def scenario() -> httpx.Response:
+        conn = await asyncpg.connect(url)
+        outcome: list[Any] = []
+        try:
+            await conn.execute("SET deadlock_timeout = '60s'")
+            async with conn.transaction():
+                await conn.execute(to_numbered(hold), *hold_params)
+                thread = threading.Thread(target=lambda: outcome.append(request()))
+                thread.start()
+                for _ in range(500):
+                    if await conn.fetchval(
+                            "SELECT COUNT(*) FROM pg_locks WHERE NOT granted "
+                            "AND locktype = 'advisory' AND pid <> pg_backend_pid()"):
+                        break
+                    await asyncio.sleep(0.01)
+                else:
+                    raise AssertionError("the request never waited on the held lock")
+                await conn.execute(to_numbered(then), *then_params())
+                raise _Undo
+        except _Undo:
+            pass
+        finally:
+            await conn.close()
+        await asyncio.to_thread(thread.join)
+        return outcome[0]  # type: ignore[no-any-return]
+
+    deadlocks = _deadlocks(server)
+    response = run_sync(scenario())
+    assert _deadlocks(server) > deadlocks  # there was one, and it was survived
+    return response
+
+
+class _Undo(Exception):
+    """Rolls the test's transaction back."""
+
+
+def _deadlocks(server: Server) -> int:
+    return int(server.sql("SELECT deadlocks FROM pg_stat_database "
+                          "WHERE datname = current_database()")[0][0])
+
+
+def _postgres_only(server: Server) -> None:
+    if not server.settings.database_url:
+        pytest.skip("SQLite has one writer: there is no deadlock to provoke")
+
+
+def test_a_deadlocked_web_form_is_retried_and_succeeds(
+        server: Server, owner: User, project: dict[str, Any]) -> None:
+    _postgres_only(server)
+    pid = project["id"]
+    column = owner.client.get(f"/api/v1/projects/{pid}/columns").json()[0]["id"]
+    browser = Browser(server, owner)
+    response = _deadlock(
+        server, "SELECT pg_advisory_xact_lock(?::bigint)", (-2 * pid,),
+        "SELECT id FROM columns WHERE id = ? FOR NO KEY UPDATE", lambda: (column,),
+        lambda: browser.htmx("POST", f"/projects/{pid}/tasks",
+                             data={"title": "Survives a deadlock", "column_id": column}))
+    browser.close()
+    assert response.status_code == 201, response.text
+    rows = server.sql("SELECT COUNT(*) FROM tasks WHERE project_id = ? AND title = ?",
+                      (pid, "Survives a deadlock"))
+    assert rows[0][0] == 1
+    events = server.sql("SELECT COUNT(*) FROM events WHERE project_id = ? AND "
+                        "kind = 'task.created'", (pid,))
+    assert events[0][0] == 1
+
+
+def test_a_deadlocked_api_import_is_retried_without_reading_the_body_again(
+        server: Server, owner: User) -> None:
+    _postgres_only(server)
+    csv = ("TYPE,CONTENT,DESCRIPTION,PRIORITY,INDENT,AUTHOR,RESPONSIBLE,DATE,DATE_LANG,"
+           "TIMEZONE\r\nsection,Doing,,,,,,,,\r\ntask,Imported once,,1,1,,,,en,UTC\r\n")
+    last, called = server.sql("SELECT last_value, is_called FROM projects_id_seq")[0]
+    next_id = last + 1 if called else last
+    response = _deadlock(
+        # The import's project will take the next id; its event locks that project.
+        server, "SELECT pg_advisory_xact_lock(?::bigint)", (-2 * next_id,),
+        # Ours inserts the same id: it waits for the import's transaction to end.
+        "INSERT INTO projects (id, name, description, archived, created_by, created_at, "
+        "updated_at) VALUES (?, 'x', '', 0, ?, '', '')", lambda: (next_id, owner.id),
+        lambda: owner.client.post("/api/v1/imports/todoist", content=csv.encode(),
+                                  params={"project": "Deadlocked import"},
+                                  headers={"content-type": "text/csv"}))
+    assert response.status_code == 201, response.text
+    imported = server.sql("SELECT id FROM projects WHERE name = 'Deadlocked import'")
+    assert [row[0] for row in imported] == [response.json()["project_id"]]
+    tasks = server.sql("SELECT title FROM tasks WHERE project_id = ?", (imported[0][0],))
+    assert [row[0] for row in tasks] == ["Imported once"]
+
+
+def test_every_service_function_that_writes_is_a_retried_unit() -> None:
+    """A new service that opens a transaction without `@retried` would 500 on a deadlock
+    from the web UI and the CLI (nothing above the services retries)."""
+    import ast
+    from pathlib import Path
+
+    import tasklette.services
+
+    unretried = []
+    for path in Path(tasklette.services.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.AsyncFunctionDef):
+                continue
+            opens = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                        and n.func.attr == "transaction" for n in ast.walk(node))
+            decorated = any(isinstance(d, ast.Name) and d.id == "retried"
+                            for d in node.decorator_list)
+            if opens and not decorated:
+                unretried.append(f"{path.name}:{node.name}")
+    assert unretried == []

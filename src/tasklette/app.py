@@ -27,6 +27,7 @@ from tasklette.live.signals import close_streams_on_signals
 from tasklette.logs import RequestLog
 from tasklette.services.errors import ServiceError
 from tasklette.settings import Settings, load_settings
+from tasklette.storage.database import TransientError
 from tasklette.storage.migrations import latest_version
 from tasklette.storage.open import connect, schema_version
 from tasklette.web import errors as web_errors
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={
             http.Problem: http.handle_problem,
             ServiceError: web_errors.handle_service_error,
+            TransientError: web_errors.handle_busy,
             HTTPException: web_errors.handle_http_exception,
             SignInRequired: redirect_to_sign_in,
             sqlite3.OperationalError: http.handle_database_error,

@@ -18,21 +18,14 @@ from tasklette.blobs.sniff import sniff
 from tasklette.blobs.spool import Spool
 from tasklette.blobs.store import BlobStore
 from tasklette.services import permissions
-from tasklette.services.errors import NotFound, ServiceError
+from tasklette.services.errors import Busy, NotFound
 from tasklette.services.permissions import Actor
 from tasklette.storage import attachments, events, tasks
-from tasklette.storage.database import Database, Row, TransientError
+from tasklette.storage.database import Database, Row, retried
 
 MAX_NAME = 255
 # Bidirectional controls can make "evil\u202Etxt.exe" read as "evilexe.txt".
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-class Busy(ServiceError):
-    """The database kept refusing the change because of other writers."""
-
-    status = 503
-    title = "Service unavailable"
 
 
 @dataclass
@@ -79,20 +72,10 @@ async def require_uploader(db: Database, actor: Actor, task_id: int) -> Row:
     return task
 
 
+@retried
 async def add(db: Database, store: BlobStore, actor: Actor, task_id: int,
               files: list[NewFile]) -> list[Row]:
     """Store finished uploads and record them on the task; the new attachments."""
-    for attempt in range(3):
-        try:
-            return await _add(db, store, actor, task_id, files)
-        except TransientError:
-            if attempt == 2:
-                raise Busy("the database is busy; try the upload again in a moment") from None
-    raise AssertionError("unreachable")
-
-
-async def _add(db: Database, store: BlobStore, actor: Actor, task_id: int,
-               files: list[NewFile]) -> list[Row]:
     # The bytes go into the store before the transaction, which then only records them:
     # a large file sent to S3 must not hold up every other writer meanwhile.
     for file in files:
@@ -143,6 +126,7 @@ async def get(db: Database, actor: Actor, attachment_id: int) -> Row:
     return found
 
 
+@retried
 async def delete(db: Database, store: BlobStore, actor: Actor, attachment_id: int) -> Row:
     """Remove the attachment (editors); its blob too when nothing else names it."""
     async with db.transaction() as tx:
@@ -158,6 +142,7 @@ async def delete(db: Database, store: BlobStore, actor: Actor, attachment_id: in
     return found
 
 
+@retried
 async def collect_blob(db: Database, store: BlobStore, sha256: str) -> bool:
     """Remove the blob if no attachment names it (decided under its lock); True if gone."""
     async with db.transaction() as tx:

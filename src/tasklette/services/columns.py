@@ -6,7 +6,7 @@ from tasklette.services import permissions
 from tasklette.services.errors import Conflict, Invalid, NotFound
 from tasklette.services.permissions import Actor
 from tasklette.storage import columns, events, projects, tasks
-from tasklette.storage.database import Database, Row, Tx
+from tasklette.storage.database import Database, Row, Tx, retried
 
 MAX_COLUMNS = 100
 
@@ -25,6 +25,7 @@ async def _editable(tx: Tx, actor: Actor, column_id: int) -> Row:
     return column
 
 
+@retried
 async def create(db: Database, actor: Actor, project_id: int, name: str,
                  position: int | None = None) -> Row:
     async with db.transaction() as tx:
@@ -42,6 +43,7 @@ async def create(db: Database, actor: Actor, project_id: int, name: str,
     return column
 
 
+@retried
 async def update(db: Database, actor: Actor, column_id: int, name: str | None,
                  position: int | None) -> Row:
     """Rename a column and/or move it to another place on the board."""
@@ -66,6 +68,7 @@ async def update(db: Database, actor: Actor, column_id: int, name: str | None,
     return updated
 
 
+@retried
 async def delete(db: Database, actor: Actor, column_id: int, move_to: int | None) -> None:
     """Delete a column; its tasks must be moved to `move_to` unless it is empty."""
     async with db.transaction() as tx:

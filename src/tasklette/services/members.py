@@ -11,7 +11,7 @@ from tasklette.services.errors import Conflict, Invalid, NotFound
 from tasklette.services.permissions import Actor
 from tasklette.services.users import normalise_username
 from tasklette.storage import events, members, projects, users
-from tasklette.storage.database import Database, Row, Tx
+from tasklette.storage.database import Database, Row, Tx, retried
 
 
 async def list_for_project(db: Database, actor: Actor, project_id: int) -> list[Row]:
@@ -33,6 +33,7 @@ async def _member(tx: Tx, project_id: int, username: str) -> Row:
     return member
 
 
+@retried
 async def add(db: Database, actor: Actor, project_id: int, username: str, role: str) -> Row:
     _check_role(role)
     async with db.transaction() as tx:
@@ -50,6 +51,7 @@ async def add(db: Database, actor: Actor, project_id: int, username: str, role: 
     return member
 
 
+@retried
 async def change_role(db: Database, actor: Actor, project_id: int, username: str,
                       role: str) -> Row:
     _check_role(role)
@@ -68,6 +70,7 @@ async def change_role(db: Database, actor: Actor, project_id: int, username: str
     return member
 
 
+@retried
 async def remove(db: Database, actor: Actor, project_id: int, username: str) -> None:
     """Remove a member (owners), or leave the project oneself (anyone)."""
     async with db.transaction() as tx:

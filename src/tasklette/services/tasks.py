@@ -11,7 +11,7 @@ from tasklette.services.errors import Conflict, Invalid, NotFound, PreconditionR
 from tasklette.services.permissions import Actor
 from tasklette.services.users import normalise_username
 from tasklette.storage import columns, events, labels, members, projects, tasks, users
-from tasklette.storage.database import Conn, Database, Row, Tx
+from tasklette.storage.database import Conn, Database, Row, Tx, retried
 from tasklette.storage.tasks import PRIORITIES, Scope, TaskFilter
 
 MAX_SUBTASK_DEPTH = 5
@@ -92,6 +92,7 @@ def _scalar_changes(fields: TaskFields) -> dict[str, Any]:
     return changes
 
 
+@retried
 async def create(db: Database, actor: Actor, project_id: int, fields: TaskFields,
                  parent_task_id: int | None = None, position: int | None = None) -> Row:
     """Create a task (at the end of its column unless `position` is given)."""
@@ -151,6 +152,7 @@ async def get(db: Database, actor: Actor, task_id: int) -> Row:
     return task
 
 
+@retried
 async def update(db: Database, actor: Actor, task_id: int, fields: TaskFields,
                  expected_version: int | None) -> Row:
     """Change a task that is still at `expected_version`; Conflict with the current one if not."""
@@ -202,6 +204,7 @@ async def update(db: Database, actor: Actor, task_id: int, fields: TaskFields,
     return task
 
 
+@retried
 async def move(db: Database, actor: Actor, task_id: int, column_id: int | None,
                position: int | None) -> Row:
     """Move a task to `position` (0-based; None: the end) of a column, or of its parent's list."""
@@ -228,6 +231,7 @@ async def move(db: Database, actor: Actor, task_id: int, column_id: int | None,
     return task
 
 
+@retried
 async def delete(db: Database, actor: Actor, task_id: int,
                  expected_version: int | None = None) -> None:
     """Delete a task and its subtasks."""
@@ -245,6 +249,7 @@ async def delete(db: Database, actor: Actor, task_id: int,
                             task_id=task_id)
 
 
+@retried
 async def set_label(db: Database, actor: Actor, task_id: int, label_id: int,
                     attached: bool) -> Row:
     """Attach or detach one label; a no-op when it already is as asked."""
