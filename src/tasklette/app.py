@@ -25,6 +25,7 @@ from tasklette.live.broker import Broker
 from tasklette.live.feeds import open_feed
 from tasklette.live.signals import close_streams_on_signals
 from tasklette.logs import RequestLog
+from tasklette.services.blob_garbage import Sweeper
 from tasklette.services.errors import ServiceError
 from tasklette.settings import Settings, load_settings
 from tasklette.storage.database import TransientError
@@ -96,6 +97,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.broker = broker = Broker(queue_limit=settings.stream_queue_limit)
         feed = open_feed(settings, db, broker)
         await feed.start()
+        sweeper = Sweeper(db, blobs, settings.blob_grace_seconds)
+        sweeper.start()  # at once, for what a crash left, then every few seconds
         undo_signals = close_streams_on_signals(broker)
         settle_memory()
         try:
@@ -104,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             undo_signals()
             broker.close_all("the server is shutting down")
             await feed.stop()
+            await sweeper.stop()
             await db.close()
             await blobs.close()
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasklette.services import permissions
+from tasklette.services import blob_garbage, permissions
 from tasklette.services.errors import NotFound
 from tasklette.services.permissions import Actor
-from tasklette.storage import columns, events, members, projects
+from tasklette.storage import attachments, columns, events, members, projects
 from tasklette.storage.database import Conn, Database, Row, retried
 
 DEFAULT_COLUMNS = ("To do", "In progress", "Done")
@@ -66,6 +66,7 @@ async def delete(db: Database, actor: Actor, project_id: int) -> None:
     """Delete a project with everything in it (owners)."""
     async with db.transaction() as tx:
         permissions.require_manage(await projects.role_of(tx, project_id, actor.id), "project")
+        await blob_garbage.note_deleted(tx, await attachments.digests_of_project(tx, project_id))
         await projects.delete(tx, project_id)
         await events.append(tx, project_id, actor.id, "project.deleted", "project", project_id,
                             {"project_id": project_id})

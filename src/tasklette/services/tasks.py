@@ -6,11 +6,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from tasklette.clock import now_iso
-from tasklette.services import permissions
+from tasklette.services import blob_garbage, permissions
 from tasklette.services.errors import Conflict, Invalid, NotFound, PreconditionRequired
 from tasklette.services.permissions import Actor
 from tasklette.services.users import normalise_username
-from tasklette.storage import columns, events, labels, members, projects, tasks, users
+from tasklette.storage import (
+    attachments,
+    columns,
+    events,
+    labels,
+    members,
+    projects,
+    tasks,
+    users,
+)
 from tasklette.storage.database import Conn, Database, Row, Tx, retried
 from tasklette.storage.tasks import PRIORITIES, Scope, TaskFilter
 
@@ -241,6 +250,7 @@ async def delete(db: Database, actor: Actor, task_id: int,
             raise Conflict(f"the task was changed by someone else (version "
                            f"{current['version']}); reload it before deleting",
                            current=await _full(tx, task_id))
+        await blob_garbage.note_deleted(tx, await attachments.digests_of_task_tree(tx, task_id))
         await tasks.delete(tx, task_id)
         await events.append(tx, current["project_id"], actor.id, "task.deleted", "task",
                             task_id, {"task_id": task_id, "title": current["title"],
