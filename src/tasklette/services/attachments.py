@@ -9,6 +9,7 @@ blob removes the blob after a grace period (services.blob_garbage).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import unicodedata
 from collections.abc import Callable
@@ -76,10 +77,30 @@ async def require_uploader(db: Database, actor: Actor, task_id: int) -> Row:
     return task
 
 
-@retried
 async def add(db: Database, store: BlobStore, actor: Actor, task_id: int,
               files: list[NewFile]) -> list[Row]:
     """Store finished uploads and record them on the task; the new attachments."""
+    try:
+        return await _add(db, store, actor, task_id, files)
+    except BaseException:
+        # Put but not recorded (the task went, the database refused): the sweeper
+        # removes the files later, unless other attachments have them.
+        stored = [file.spool.sha256 for file in files if file.stored]
+        if stored:
+            with contextlib.suppress(Exception):
+                await _note_unrecorded(db, stored)
+        raise
+
+
+@retried
+async def _note_unrecorded(db: Database, digests: list[str]) -> None:
+    async with db.transaction() as tx:
+        await blob_garbage_service.note_deleted(tx, digests)
+
+
+@retried
+async def _add(db: Database, store: BlobStore, actor: Actor, task_id: int,
+               files: list[NewFile]) -> list[Row]:
     # The bytes go into the store before the transaction, which then only records them:
     # a large file sent to S3 must not hold up every other writer meanwhile.
     unstored = [file for file in files if not file.stored]

@@ -74,7 +74,7 @@ async def count_for_task(conn: Conn, task_id: int) -> int:
 async def digests_of_task_tree(conn: Conn, task_id: int) -> list[str]:
     """The digests named by attachments of the task and of its subtasks, at any depth."""
     rows = await conn.fetchtuples(
-        "WITH RECURSIVE tree(id) AS (SELECT ? UNION ALL "
+        "WITH RECURSIVE tree(id) AS (SELECT CAST(? AS BIGINT) UNION ALL "
         "SELECT t.id FROM tasks t JOIN tree ON t.parent_task_id = tree.id) "
         "SELECT DISTINCT a.sha256 FROM attachments a JOIN tree ON a.task_id = tree.id",
         (task_id,))
