@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from tasklette.blobs.store import BlobStore
@@ -41,43 +41,45 @@ async def note_deleted(tx: Tx, digests: Iterable[str]) -> None:
 
 
 @retried
-async def _claim(db: Database, sha256: str, cutoff: str | None, stale_before: str) -> bool:
+async def _claim(db: Database, sha256: str, cutoff: str | None, stale_before: str
+                 ) -> str | None:
     """Mark the digest's removal as under way if it is due (any time, without `cutoff`)
-    and no attachment names it; True if the file is now to be removed."""
+    and no attachment names it; the claim's time if the file is now to be removed."""
     async with db.transaction() as tx:
         await attachments.lock_blob(tx, sha256)
         row = await blob_garbage.get(tx, sha256)
         if cutoff is not None:
             if row is None:
-                return False
+                return None
             due = row["removing_since"] is None and row["since"] is not None \
                 and row["since"] <= cutoff
             stale = row["removing_since"] is not None and row["removing_since"] < stale_before
             if not (due or stale):
-                return False
+                return None
         elif row is not None and row["removing_since"] is not None \
                 and row["removing_since"] >= stale_before:
-            return False  # another sweeper is at it
+            return None  # another sweeper is at it
         if await attachments.is_referenced(tx, sha256):
             if row is not None:
                 await blob_garbage.keep(tx, sha256)
-            return False
-        await blob_garbage.start_removal(tx, sha256, now_iso())
-        return True
+            return None
+        claimed = now_iso()
+        await blob_garbage.start_removal(tx, sha256, claimed)
+        return claimed
 
 
 @retried
-async def _finish(db: Database, sha256: str) -> None:
+async def _finish(db: Database, sha256: str, claimed: str) -> None:
     async with db.transaction() as tx:
         await attachments.lock_blob(tx, sha256)
-        await blob_garbage.finish_removal(tx, sha256, now_iso())
+        await blob_garbage.finish_removal(tx, sha256, claimed, now_iso())
 
 
 @retried
-async def _postpone(db: Database, sha256: str) -> None:
+async def _postpone(db: Database, sha256: str, claimed: str) -> None:
     async with db.transaction() as tx:
         await attachments.lock_blob(tx, sha256)
-        await blob_garbage.retry_later(tx, sha256, now_iso())
+        await blob_garbage.retry_later(tx, sha256, claimed, now_iso())
 
 
 async def remove_if_unreferenced(db: Database, store: BlobStore, sha256: str, *,
@@ -85,20 +87,23 @@ async def remove_if_unreferenced(db: Database, store: BlobStore, sha256: str, *,
     """Remove the digest's file if no attachment names it (and, given `cutoff`, if it
     became a candidate before then); True if a file was removed."""
     stale_before = _iso(datetime.now(UTC) - LEASE)
-    if not await _claim(db, sha256, cutoff, stale_before):
+    claimed = await _claim(db, sha256, cutoff, stale_before)
+    if claimed is None:
         return False
     try:
         removed = await store.delete(sha256)  # no transaction is open here
     except BaseException:
         with contextlib.suppress(Exception):
-            await _postpone(db, sha256)
+            await _postpone(db, sha256, claimed)
         raise
-    await _finish(db, sha256)
+    await _finish(db, sha256, claimed)
     return removed
 
 
-async def sweep(db: Database, store: BlobStore, grace_seconds: int) -> int:
-    """Remove every due candidate's file that nothing names; how many were removed."""
+async def sweep(db: Database, store: BlobStore, grace_seconds: int,
+                stopping: Callable[[], bool] = lambda: False) -> int:
+    """Remove every due candidate's file that nothing names; how many were removed.
+    `stopping` is asked between files (a shutdown lets the current one finish)."""
     now = datetime.now(UTC)
     cutoff = _iso(now - timedelta(seconds=grace_seconds))
     removed = 0
@@ -110,6 +115,8 @@ async def sweep(db: Database, store: BlobStore, grace_seconds: int) -> int:
         if not batch:
             break
         for sha256 in batch:
+            if stopping():
+                return removed
             seen.add(sha256)
             try:
                 removed += await remove_if_unreferenced(db, store, sha256, cutoff=cutoff)
@@ -133,22 +140,30 @@ class Sweeper:
         self.db, self.store, self.grace = db, store, grace_seconds
         # Often enough that a file outlives its grace period by little.
         self.interval = min(30.0, max(0.25, grace_seconds / 4))
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
-                await sweep(self.db, self.store, self.grace)
+                await sweep(self.db, self.store, self.grace, self._stopping.is_set)
             except Exception:
                 log.exception("the sweep of deleted files failed; it runs again soon")
-            await asyncio.sleep(self.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.interval)
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Let the file being removed finish (a cut-off removal waits out `LEASE`)."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), 10)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._task = None
+        self._task = None

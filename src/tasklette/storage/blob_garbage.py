@@ -60,16 +60,19 @@ async def start_removal(tx: Tx, sha256: str, now: str) -> None:
         "DO UPDATE SET removing_since = excluded.removing_since, since = NULL", (sha256, now))
 
 
-async def finish_removal(tx: Tx, sha256: str, now: str) -> None:
+async def finish_removal(tx: Tx, sha256: str, claimed: str, now: str) -> None:
+    """The removal claimed at `claimed` is done (a sweeper that took it over after the
+    lease has its own claim, and ends it itself)."""
     await tx.execute(
         "UPDATE blob_garbage SET removing_since = NULL, since = NULL, "
-        "removals = removals + 1, removed_at = ? WHERE sha256 = ?", (now, sha256))
+        "removals = removals + 1, removed_at = ? WHERE sha256 = ? AND removing_since = ?",
+        (now, sha256, claimed))
 
 
-async def retry_later(tx: Tx, sha256: str, since: str) -> None:
+async def retry_later(tx: Tx, sha256: str, claimed: str, since: str) -> None:
     """The store failed to remove the file: a candidate again, as from `since`."""
     await tx.execute("UPDATE blob_garbage SET removing_since = NULL, since = ? "
-                     "WHERE sha256 = ?", (since, sha256))
+                     "WHERE sha256 = ? AND removing_since = ?", (since, sha256, claimed))
 
 
 async def forget_old(tx: Tx, removed_before: str) -> int:
