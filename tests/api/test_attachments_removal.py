@@ -270,11 +270,14 @@ def test_uploads_of_the_same_bytes_racing_their_removal_never_lose_a_file(
 
 class GatedProxy:
     """A TCP relay in front of the S3 server that holds, while the gate is shut, every
-    HEAD and DELETE sent after the first PUT (so opening the store and putting a file
-    go through). `pending` counts requests held at the gate."""
+    request of the `held` methods (by default HEAD and DELETE, and only once a PUT has
+    gone through, so that opening the store and putting a file do). `pending` counts
+    requests held at the gate."""
 
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, held: tuple[bytes, ...] = (b"HEAD ", b"DELETE "),
+                 after_put: bool = True) -> None:
         self.upstream_port = upstream_port
+        self.held, self.after_put = held, after_put
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.pending = 0
@@ -302,15 +305,15 @@ class GatedProxy:
                        gated: bool) -> None:
             try:
                 while chunk := await src.read(65536):
-                    if gated and chunk.startswith(b"PUT "):
-                        self._put_seen = True
-                    if gated and self.shut and self._put_seen \
-                            and chunk.startswith((b"HEAD ", b"DELETE ")):
+                    put = gated and chunk.startswith(b"PUT ")
+                    if gated and self.shut and (self._put_seen or not self.after_put) \
+                            and chunk.startswith(self.held):
                         self.pending += 1
                         await asyncio.to_thread(self._opened.wait)
                         self.pending -= 1
                     dst.write(chunk)
                     await dst.drain()
+                    self._put_seen = self._put_seen or put
             except (ConnectionError, OSError):
                 pass
             finally:
@@ -363,6 +366,44 @@ def test_a_slow_bucket_holds_up_no_other_writer(backend: str, tmp_path: Path,
             assert proxy.pending > 0, "the other writers finished while S3 was still held"
             proxy.open_gate()
             eventually(lambda: key_of(sha256(data)) not in s3_server.keys(settings["s3_bucket"]))
+    finally:
+        proxy.open_gate()
+        server.stop()
+        proxy.close()
+        if name:
+            run_sync(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_file_put_for_an_upload_then_refused_is_removed(backend: str, tmp_path: Path,
+                                                          s3_server: S3Server) -> None:  # noqa: F811
+    """The task is deleted while its upload's PUT is held: the upload is refused (404)
+    after its file was stored, and that file, which no row names, goes too."""
+    proxy = GatedProxy(s3_server.port, held=(b"PUT ",), after_put=False)
+    bucket = s3_server.new_bucket()
+    settings = {**s3_server.settings(bucket), "s3_endpoint_url": proxy.url}
+    name = ""
+    if backend == "postgresql":
+        name = f"tasklette_refused_{os.getpid()}_{next(_databases)}"
+        run_sync(_admin(f'CREATE DATABASE "{name}"'))
+        settings["database_url"] = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    server = Server(tmp_path / "data", **settings).start()
+    try:
+        with _client(server) as client:
+            task = _task(client, _project(client))
+            data = os.urandom(5000)
+            proxy.shut_gate()
+            answer: list[httpx.Response] = []
+            uploading = threading.Thread(target=lambda: answer.append(client.post(
+                f"/api/v1/tasks/{task}/attachments", files={"file": ("late.bin", data)})))
+            uploading.start()
+            eventually(lambda: proxy.pending > 0)
+            assert client.delete(f"/api/v1/tasks/{task}").status_code == 204
+            proxy.open_gate()
+            uploading.join()
+            assert answer[0].status_code == 404, answer[0].text
+            eventually(lambda: key_of(sha256(data)) not in s3_server.keys(bucket))
+            assert server.sql("SELECT COUNT(*) FROM attachments")[0][0] == 0
     finally:
         proxy.open_gate()
         server.stop()
