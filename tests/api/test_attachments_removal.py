@@ -125,12 +125,18 @@ def test_deleting_a_task_removes_its_and_its_subtasks_files(place: Place) -> Non
             eventually(lambda: not place.has(sha256(mine)))
             eventually(lambda: not place.has(sha256(the_subtasks)))
             assert place.has(sha256(unrelated))
-            # What the sweep leaves: no candidate, a count of one removal each.
-            rows = server.sql("SELECT sha256, since, removing_since, removals "
-                              "FROM blob_garbage ORDER BY sha256")
-            assert sorted((r["sha256"], r["since"], r["removing_since"], r["removals"])
-                          for r in rows) == sorted(
-                (sha256(d), None, None, 1) for d in (mine, the_subtasks))
+            # What the sweep leaves: no candidate, a count of one removal each (the sweep
+            # records its removal just after the file goes, so wait for that too).
+            expected = sorted((sha256(d), None, None, 1) for d in (mine, the_subtasks))
+
+            def swept() -> list[tuple[Any, ...]]:
+                rows = server.sql("SELECT sha256, since, removing_since, removals "
+                                  "FROM blob_garbage ORDER BY sha256")
+                return sorted((r["sha256"], r["since"], r["removing_since"], r["removals"])
+                              for r in rows)
+
+            eventually(lambda: swept() == expected)
+            assert swept() == expected
     finally:
         server.stop()
 
