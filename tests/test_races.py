@@ -271,3 +271,29 @@ def test_every_service_function_that_writes_is_a_retried_unit() -> None:
             if opens and not decorated:
                 unretried.append(f"{path.name}:{node.name}")
     assert unretried == []
+
+
+# --- labels: linked while another writer deletes them ---------------------------------
+
+def test_labels_attached_while_deleted_never_dangle(server: Server, make_user: Any) -> None:
+    ana = make_user("ana")
+    pid = ana.client.post("/api/v1/projects", json={"name": "Labels"}).json()["id"]
+    task_ids = [ana.client.post(f"/api/v1/projects/{pid}/tasks", json={"title": f"t{n}"})
+                .json()["id"] for n in range(4)]
+    responses: list[httpx.Response] = []
+    with client_of(server, ana) as a, client_of(server, ana) as b:
+        for _ in range(15):
+            label_id = a.post(f"/api/v1/projects/{pid}/labels",
+                              json={"name": "doomed", "color": "#cc0000"}).json()["id"]
+            calls: list[Callable[[], httpx.Response]] = [
+                (lambda t=t, c=c, lid=label_id: c.put(f"/api/v1/tasks/{t}/labels/{lid}"))
+                for t, c in zip(task_ids, (a, b, a, b), strict=True)]
+            calls.insert(2, lambda lid=label_id: b.delete(f"/api/v1/labels/{lid}"))
+            calls.append(lambda lid=label_id: a.post(f"/api/v1/projects/{pid}/tasks",
+                                                     json={"title": "new", "label_ids": [lid]}))
+            responses += at_once(calls)
+    statuses = no_server_errors(responses)
+    assert set(statuses) <= {200, 201, 204, 404, 422}, statuses
+    dangling = server.sql("SELECT COUNT(*) FROM task_labels tl "
+                          "LEFT JOIN labels l ON l.id = tl.label_id WHERE l.id IS NULL")
+    assert dangling[0][0] == 0

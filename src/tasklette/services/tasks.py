@@ -75,7 +75,7 @@ async def _assignee_ids(conn: Conn, project_id: int, usernames: list[str]) -> li
 
 
 async def _check_labels(conn: Conn, project_id: int, label_ids: list[int]) -> None:
-    found = await labels.ids_in_project(conn, project_id, label_ids)
+    found = await labels.ids_in_project(conn, project_id, label_ids, linking=True)
     missing = [str(i) for i in label_ids if i not in found]
     if missing:
         raise Invalid(f"no label with id {', '.join(missing)} in this project",
@@ -265,7 +265,7 @@ async def set_label(db: Database, actor: Actor, task_id: int, label_id: int,
     """Attach or detach one label; a no-op when it already is as asked."""
     async with db.transaction() as tx:
         current = await _editable(tx, actor, task_id)
-        label = await labels.get(tx, label_id)
+        label = await labels.get(tx, label_id, linking=True)
         if label is None or label["project_id"] != current["project_id"]:
             raise NotFound("label not found in this task's project")
         changed = await (labels.attach if attached else labels.detach)(tx, task_id, label_id)
