@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,13 +25,16 @@ from tasklette.live.feeds import open_feed
 from tasklette.live.guard import StreamGuard
 from tasklette.live.signals import close_streams_on_signals
 from tasklette.logs import RequestLog
+from tasklette.services.blob_garbage import Sweeper
 from tasklette.services.errors import ServiceError
 from tasklette.settings import Settings, load_settings
+from tasklette.storage.database import DatabaseUnavailable, TransientError
 from tasklette.storage.migrations import latest_version
 from tasklette.storage.open import claim_server, connect, schema_version
 from tasklette.web import errors as web_errors
 from tasklette.web.assets import Assets
 from tasklette.web.auth import CSRFMiddleware, SignInRequired, redirect_to_sign_in
+from tasklette.web.markdown import RenderCache
 from tasklette.web.pages import render
 from tasklette.web.routes import web_routes
 
@@ -87,7 +89,7 @@ def settle_memory() -> None:
 
 @asynccontextmanager
 async def _serving(app: Starlette, settings: Settings) -> AsyncIterator[None]:
-    """Open the database, blob store, broker, feed and guard; close them after."""
+    """Open the database, blob store, broker, feed, guard and sweeper; close them after."""
     app.state.db = db = await connect(settings)
     app.state.blobs = blobs = await open_store(settings)  # sweeps crashed uploads
     app.state.broker = broker = Broker(queue_limit=settings.stream_queue_limit)
@@ -95,6 +97,8 @@ async def _serving(app: Starlette, settings: Settings) -> AsyncIterator[None]:
     await feed.start()
     guard = StreamGuard(db, broker, settings.stream_heartbeat_seconds)
     await guard.start()
+    sweeper = Sweeper(db, blobs, settings.blob_grace_seconds)
+    sweeper.start()  # at once, for what a crash left, then every few seconds
     undo_signals = close_streams_on_signals(broker)
     settle_memory()
     try:
@@ -104,6 +108,7 @@ async def _serving(app: Starlette, settings: Settings) -> AsyncIterator[None]:
         broker.close_all("the server is shutting down")
         await guard.stop()
         await feed.stop()
+        await sweeper.stop()
         await db.close()
         await blobs.close()
 
@@ -144,14 +149,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={
             http.Problem: http.handle_problem,
             ServiceError: web_errors.handle_service_error,
+            TransientError: web_errors.handle_busy,
             HTTPException: web_errors.handle_http_exception,
             SignInRequired: redirect_to_sign_in,
-            sqlite3.OperationalError: http.handle_database_error,
+            DatabaseUnavailable: web_errors.handle_database_unavailable,
             Exception: http.handle_unexpected,
         },
     )
     app.state.settings = settings
     app.state.assets = assets
+    app.state.markdown = RenderCache(settings.markdown_cache_bytes)
     app.state.openapi = openapi_document()
     return app
 

@@ -11,7 +11,7 @@ from tasklette.services import users
 from tasklette.services.errors import TooManyRequests, Unauthenticated
 from tasklette.services.permissions import Actor, Credential
 from tasklette.storage import sessions as store
-from tasklette.storage.database import Database
+from tasklette.storage.database import Database, retried
 
 # Failed sign-ins allowed per window, for one account and for one client address.
 MAX_FAILURES_PER_ACCOUNT = 5
@@ -41,6 +41,7 @@ def _parse(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+@retried
 async def start(db: Database, actor: Actor) -> str:
     """Open a new session for the actor; return the secret for the cookie."""
     secret = secrets.token_urlsafe(32)
@@ -49,6 +50,7 @@ async def start(db: Database, actor: Actor) -> str:
     return secret
 
 
+@retried
 async def resolve(db: Database, secret: str, idle: timedelta) -> Session | None:
     """The session of a cookie secret, unless unknown or idle for longer than `idle`."""
     if not secret or len(secret) > 100:
@@ -72,6 +74,7 @@ async def resolve(db: Database, secret: str, idle: timedelta) -> Session | None:
     return Session(actor, row["csrf_token"], id_hash)
 
 
+@retried
 async def end(db: Database, secret: str) -> None:
     async with db.transaction() as tx:
         await store.delete(tx, _hash(secret))
@@ -92,6 +95,7 @@ async def _check_throttle(db: Database, keys: list[tuple[str, int]]) -> None:
                     retry_after=wait)
 
 
+@retried
 async def sign_in(db: Database, username: str, password: str, address: str) -> Actor:
     """Check a username and password, slowing down repeated failures (429).
 

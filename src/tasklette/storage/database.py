@@ -10,10 +10,12 @@ never see which one they run on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import functools
+import random
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, contextmanager
 from contextvars import ContextVar
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar
 
 Row = dict[str, Any]
 Params = Sequence[Any]
@@ -114,8 +116,50 @@ class IntegrityError(Exception):
     """A constraint of the schema refused a change (unique, foreign key, check)."""
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot serve now (busy, locked, down, no connection free): try later.
+
+    Only these: any other database error is a bug, and must surface as one.
+    """
+
+
 class TransientError(Exception):
     """The transaction was rolled back by a conflict (deadlock, serialisation): retry it."""
+
+    exhausted = False  # set once `retried` has given up: no outer unit tries again
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+ATTEMPTS = 5
+
+
+def retried(unit: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """`unit` run again, from its start, when a conflict rolled its transaction back.
+
+    The one place where deadlocks and serialisation failures are retried: every service
+    function that writes is a unit, so the web UI, the API, the CLI and imports all get
+    it, and a retry re-runs only the unit (its arguments already parsed), never the
+    reading of a request. A unit holds one transaction, or calls units for the others:
+    an inner unit retries itself, and its final failure is not retried again outside,
+    so a committed transaction is never run twice. After the last attempt the
+    TransientError goes up.
+    """
+    @functools.wraps(unit)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(ATTEMPTS):
+            try:
+                return await unit(*args, **kwargs)
+            except TransientError as exc:
+                if exc.exhausted or attempt == ATTEMPTS - 1:
+                    exc.exhausted = True
+                    raise
+            # Rolled back, nothing saved: wait a little, at random, so the two sides of a
+            # deadlock do not meet again at once.
+            await asyncio.sleep(random.uniform(0, 0.01 * 2 ** attempt))
+        raise AssertionError("unreachable")
+
+    return run
 
 
 class SchemaTooNewError(RuntimeError):

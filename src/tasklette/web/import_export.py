@@ -8,6 +8,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tasklette.numbers import int_or_none
 from tasklette.services import importing
 from tasklette.services.errors import Invalid
 from tasklette.web.auth import check_csrf_token, require_session
@@ -23,8 +24,12 @@ async def import_upload(request: Request) -> Response:
     """POST /projects/import: a multipart form with `file`, `source` and `name`."""
     session = await require_session(request)
     limit = request.app.state.settings.max_import_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit + 65_536:
+    declared = request.headers.get("content-length")
+    length = None if declared is None else int_or_none(declared.strip(), max_digits=19)
+    if declared is not None and length is None:
+        return _page(request, 400, error="The request's Content-Length header is not a "
+                                         "number.")
+    if length is not None and length > limit + 65_536:
         return _page(request, 413, error=f"The file is larger than the import limit of "
                                          f"{limit // 1_048_576} MiB.")
     # The uploaded file is spooled to disk by the parser; the block closes (removes) it.

@@ -17,7 +17,7 @@ from tasklette.web.auth import check_csrf_token, current_session
 M = TypeVar("M", bound=BaseModel)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES)
-templates.env.globals["markdown"] = markdown.render
+templates.env.globals["markdown"] = markdown.render  # render() passes the app's cache
 templates.env.trim_blocks = True
 templates.env.lstrip_blocks = True
 
@@ -29,7 +29,8 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     values = {"session": session, "user": session.actor if session else None,
               "csrf_token": session.csrf_token if session else "",
               "asset": request.app.state.assets.url,
-              "settings": request.app.state.settings}
+              "settings": request.app.state.settings,
+              "markdown": request.app.state.markdown.render}
     values.update(context or {})
     response = templates.TemplateResponse(request, template, values, status_code=status,
                                           headers=headers)
