@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -15,7 +17,17 @@ import pytest
 
 from tasklette.services import tokens
 from tasklette.services.permissions import Actor
-from tests.conftest import PASSWORD, Server, User, _insert_user, add_member, run_sync
+from tests.conftest import (
+    BACKENDS,
+    PASSWORD,
+    POSTGRES_URL,
+    Server,
+    User,
+    _admin,
+    _insert_user,
+    add_member,
+    run_sync,
+)
 from tests.sse import Stream
 
 
@@ -344,11 +356,26 @@ def closed_within(stream: Stream, seconds: float) -> str:
     raise AssertionError(f"the stream was still open after {seconds}s")
 
 
-@pytest.fixture
-def quick_heartbeats(tmp_path: Any) -> Iterator[Server]:
-    server = Server(tmp_path, stream_heartbeat_seconds=1).start()
-    yield server
-    server.stop()
+@pytest.fixture(params=BACKENDS)
+def quick_heartbeats(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Server]:
+    """A server of each engine whose streams beat (and are re-checked) every second."""
+    if request.param == "sqlite":
+        server = Server(tmp_path, stream_heartbeat_seconds=1).start()
+        yield server
+        server.stop()
+        return
+    name = f"tasklette_beats_{os.getpid()}_{next(_beats)}"
+    run_sync(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        server = Server(tmp_path, stream_heartbeat_seconds=1,
+                        database_url=POSTGRES_URL.rsplit("/", 1)[0] + "/" + name).start()
+        yield server
+        server.stop()
+    finally:
+        run_sync(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+_beats = itertools.count(1)
 
 
 def test_a_revoked_token_ends_its_streams_within_a_heartbeat(
