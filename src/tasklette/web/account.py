@@ -119,6 +119,8 @@ async def sign_out(request: Request) -> Response:
 
 async def _create_account(request: Request, template: str, admin: bool) -> Response:
     data, form = await read_form(request, NewAccountForm)
+    if admin and not await _no_users_yet(request):
+        return redirect("/signin", request)
     if data is not None and data.password != data.password_again:
         form.error("password_again", "The two passwords are not the same.")
     if data is None or form.errors:
@@ -136,14 +138,16 @@ async def _create_account(request: Request, template: str, admin: bool) -> Respo
 
 
 async def setup_page(request: Request) -> Response:
+    if request.method == "POST":  # the form is read (and its CSRF token checked) first
+        return await _create_account(request, "account/setup.html", admin=True)
     if not await _no_users_yet(request):
         return redirect("/signin", request)
-    if request.method == "POST":
-        return await _create_account(request, "account/setup.html", admin=True)
     return render(request, "account/setup.html", {"form": Form({}, {})})
 
 
 async def sign_up_page(request: Request) -> Response:
+    if request.method == "POST":
+        await read_form(request, NewAccountForm, fields=())  # checks the CSRF token
     if not request.app.state.settings.allow_signup:
         return render(request, "account/signup_closed.html", status=404)
     if request.method == "POST":
