@@ -56,6 +56,13 @@ class Invalid(ServiceError):
         super().__init__(detail, errors=errors)
 
 
+class TooLarge(ServiceError):
+    """The request is larger than what this form or endpoint accepts."""
+
+    status = 413
+    title = "Content too large"
+
+
 class Unauthenticated(ServiceError):
     status = 401
     title = "Unauthorized"
