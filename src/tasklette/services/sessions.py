@@ -11,7 +11,7 @@ from tasklette.services import users
 from tasklette.services.errors import TooManyRequests, Unauthenticated
 from tasklette.services.permissions import Actor
 from tasklette.storage import sessions as store
-from tasklette.storage.database import Database
+from tasklette.storage.database import Database, Row
 
 # Failed sign-ins allowed per window, for one account and for one client address.
 MAX_FAILURES_PER_ACCOUNT = 5
@@ -76,38 +76,46 @@ async def end(db: Database, secret: str) -> None:
         await store.delete(tx, _hash(secret))
 
 
-async def _check_throttle(db: Database, keys: list[tuple[str, int]]) -> None:
+def _throttled(row: Row | None) -> TooManyRequests:
     now = datetime.now(UTC)
-    async with db.reading() as conn:
-        for key, limit in keys:
-            row = await store.failures(conn, key)
-            if row is None or row["failures"] < limit:
-                continue
-            ends = _parse(row["window_started_at"]) + FAILURE_WINDOW
-            if ends > now:
-                wait = int((ends - now).total_seconds()) + 1
-                raise TooManyRequests(
-                    f"too many failed sign-ins; try again in {max(1, wait // 60)} minute(s)",
-                    retry_after=wait)
+    ends = _parse(row["window_started_at"]) + FAILURE_WINDOW if row else now
+    wait = max(1, int((ends - now).total_seconds()) + 1)
+    return TooManyRequests(
+        f"too many failed sign-ins; try again in {max(1, wait // 60)} minute(s)",
+        retry_after=wait)
 
 
 async def sign_in(db: Database, username: str, password: str, address: str) -> Actor:
     """Check a username and password, slowing down repeated failures (429).
 
-    The error for a wrong password and for an unknown user is the same.
+    Every attempt is counted before its password is checked (one atomic statement per
+    key), so that parallel guesses cannot all slip under the limit; a success gives
+    its count back. The error for a wrong password and for an unknown user is the same.
     """
     user_key = "user:" + username.strip().lower()[:100]
     address_key = "addr:" + address
-    await _check_throttle(db, [(user_key, MAX_FAILURES_PER_ACCOUNT),
-                               (address_key, MAX_FAILURES_PER_ADDRESS)])
-    actor = await users.verify_password(db, username, password)
     window_start_after = _iso(datetime.now(UTC) - FAILURE_WINDOW)
     async with db.transaction() as tx:
-        if actor is None:
-            await store.record_failure(tx, user_key, window_start_after)
-            await store.record_failure(tx, address_key, window_start_after)
-        else:
-            await store.clear_failures(tx, user_key)
+        for key, limit in ((user_key, MAX_FAILURES_PER_ACCOUNT),
+                           (address_key, MAX_FAILURES_PER_ADDRESS)):
+            if await store.take_attempt(tx, key, limit, window_start_after) is None:
+                raise _throttled(await store.failures(tx, key))  # uncounts both keys
+    actor = await users.verify_password(db, username, password)
     if actor is None:
         raise Unauthenticated("the username or password is not right")
+    async with db.transaction() as tx:
+        await store.clear_failures(tx, user_key)
+        await store.give_back_attempt(tx, address_key)
     return actor
+
+
+async def purge(db: Database, idle: timedelta) -> tuple[int, int]:
+    """Delete sessions idle for longer than `idle` and sign-in counts of ended windows.
+
+    Returns how many sessions and how many counts were removed.
+    """
+    now = datetime.now(UTC)
+    async with db.transaction() as tx:
+        ended = await store.delete_idle(tx, _iso(now - idle))
+        counts = await store.delete_old_failures(tx, _iso(now - FAILURE_WINDOW))
+    return ended, counts
