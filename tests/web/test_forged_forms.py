@@ -69,7 +69,8 @@ def victim(server: Server, owner: User, make_user: Any, browse: Any) -> dict[str
     column = api.get(f"/api/v1/projects/{pid}/columns").json()[0]
     task = api.post(f"/api/v1/projects/{pid}/tasks", json={"title": "Task"}).json()
     comment = api.post(f"/api/v1/tasks/{task['id']}/comments", json={"body": "Hi"}).json()
-    label = api.post(f"/api/v1/projects/{pid}/labels", json={"name": "Bug", "color": "#cc0000"}).json()
+    label = api.post(f"/api/v1/projects/{pid}/labels",
+                     json={"name": "Bug", "color": "#cc0000"}).json()
     view = api.post(f"/api/v1/projects/{pid}/views", json={"name": "Mine"}).json()
     attachment = api.post(f"/api/v1/tasks/{task['id']}/attachments",
                           files={"file": ("a.txt", b"hello")}).json()[0]

@@ -7,7 +7,6 @@ from datetime import timedelta
 from urllib.parse import quote
 
 import orjson
-
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
