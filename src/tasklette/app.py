@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,6 +27,7 @@ from tasklette.live.broker import Broker
 from tasklette.live.feeds import open_feed
 from tasklette.live.signals import close_streams_on_signals
 from tasklette.logs import RequestLog
+from tasklette.services import sessions
 from tasklette.services.errors import ServiceError
 from tasklette.settings import Settings, load_settings
 from tasklette.storage.migrations import latest_version
@@ -96,10 +99,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         feed = open_feed(settings, db, broker)
         await feed.start()
         undo_signals = close_streams_on_signals(broker)
+        purging = asyncio.create_task(sessions.purge_every(
+            db, timedelta(minutes=settings.session_idle_minutes),
+            settings.purge_interval_seconds))
         settle_memory()
         try:
             yield
         finally:
+            purging.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purging
             undo_signals()
             broker.close_all("the server is shutting down")
             await feed.stop()

@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,7 +16,7 @@ import uvicorn
 from tasklette.blobs.open import open_store as open_blob_store
 from tasklette.blobs.store import BlobStore, BlobStoreUnavailable
 from tasklette.logs import log_config
-from tasklette.services import attachments, tokens, users
+from tasklette.services import attachments, sessions, tokens, users
 from tasklette.services.errors import ServiceError
 from tasklette.services.permissions import Actor
 from tasklette.settings import SETTINGS_TABLE, Settings, SettingsError, load_settings
@@ -273,6 +274,22 @@ def token_revoke(username: str, token_id: int, data_dir: Path | None) -> None:
 
     _run(_settings(data_dir=data_dir), work)
     click.echo(f"Token {token_id} revoked.")
+
+
+@main.group("sessions")
+def sessions_group() -> None:
+    """Manage browser sessions."""
+
+
+@sessions_group.command("purge")
+@data_dir_option
+def sessions_purge(data_dir: Path | None) -> None:
+    """Delete ended sessions and old sign-in failure counts (a server does it hourly)."""
+    settings = _settings(data_dir=data_dir)
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    ended, counts = _run(settings, lambda db: sessions.purge(db, idle))
+    click.echo(f"Removed {ended} ended session{'s' if ended != 1 else ''} and {counts} "
+               f"old sign-in failure count{'s' if counts != 1 else ''}.")
 
 
 @main.command()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,6 +14,8 @@ from tasklette.services.errors import TooManyRequests, Unauthenticated
 from tasklette.services.permissions import Actor
 from tasklette.storage import sessions as store
 from tasklette.storage.database import Database, Row
+
+log = logging.getLogger("tasklette.sessions")
 
 # Failed sign-ins allowed per window, for one account and for one client address.
 MAX_FAILURES_PER_ACCOUNT = 5
@@ -119,3 +123,17 @@ async def purge(db: Database, idle: timedelta) -> tuple[int, int]:
         ended = await store.delete_idle(tx, _iso(now - idle))
         counts = await store.delete_old_failures(tx, _iso(now - FAILURE_WINDOW))
     return ended, counts
+
+
+async def purge_every(db: Database, idle: timedelta, seconds: int) -> None:
+    """Purge at once and then every `seconds`, until cancelled (the server's lifespan)."""
+    while True:
+        try:
+            ended, counts = await purge(db, idle)
+        except Exception:  # a busy or unreachable database: try again next time
+            log.exception("purging ended sessions failed")
+        else:
+            if ended or counts:
+                log.info("purged %d ended sessions and %d old sign-in failure counts",
+                         ended, counts)
+        await asyncio.sleep(seconds)
