@@ -216,9 +216,11 @@ def user_list(data_dir: Path | None) -> None:
               help="New password (asked for when not given).")
 @data_dir_option
 def user_set_password(username: str, password: str, data_dir: Path | None) -> None:
-    """Set a user's password."""
-    _run(_settings(data_dir=data_dir), lambda db: users.set_password(db, username, password))
-    click.echo(f"Password of {username} changed.")
+    """Set a user's password; every browser signed in as them is signed out."""
+    ended = _run(_settings(data_dir=data_dir),
+                 lambda db: users.set_password(db, username, password))
+    click.echo(f"Password of {username} changed; {ended} session{'s' if ended != 1 else ''} "
+               "signed out.")
 
 
 @main.group()
@@ -264,16 +266,27 @@ def token_list(username: str, data_dir: Path | None) -> None:
 
 @token.command("revoke")
 @click.argument("username")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=int, required=False)
+@click.option("--all", "all_tokens", is_flag=True, help="Revoke every token of USERNAME.")
 @data_dir_option
-def token_revoke(username: str, token_id: int, data_dir: Path | None) -> None:
-    """Revoke USERNAME's token TOKEN_ID (see `tasklette token list`)."""
+def token_revoke(username: str, token_id: int | None, all_tokens: bool,
+                 data_dir: Path | None) -> None:
+    """Revoke USERNAME's token TOKEN_ID (see `tasklette token list`), or --all of them."""
+    if (token_id is None) == (not all_tokens):
+        raise click.UsageError("name one TOKEN_ID, or pass --all (not both)")
 
     async def work(db: Database) -> Any:
-        return await tokens.revoke(db, await _actor(db, username), token_id)
+        actor = await _actor(db, username)
+        if all_tokens:
+            return await tokens.revoke_all(db, actor.id)
+        assert token_id is not None
+        return await tokens.revoke(db, actor, token_id)
 
-    _run(_settings(data_dir=data_dir), work)
-    click.echo(f"Token {token_id} revoked.")
+    result = _run(_settings(data_dir=data_dir), work)
+    if all_tokens:
+        click.echo(f"Revoked {result} token{'s' if result != 1 else ''} of {username}.")
+    else:
+        click.echo(f"Token {token_id} revoked.")
 
 
 @main.group("sessions")

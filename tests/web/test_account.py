@@ -89,12 +89,18 @@ def test_password_change_ends_other_sessions(server: Server, browse: Any,
                                        "password": "new password 1",
                                        "password_again": "new password 2"})
     assert "not the same" in mismatch.text
+    kept = first.client.cookies["tasklette_session"]
     ok = first.post("/account", {"current_password": "correct horse battery",
                                  "password": "new password 1",
                                  "password_again": "new password 1"})
     assert ok.status_code == 303
-    assert first.page("/account").status_code == 200  # this browser got a new session
+    assert first.page("/account").status_code == 200  # this browser stays signed in
+    assert first.client.cookies["tasklette_session"] == kept  # in the session it had
     assert second.page("/account").status_code == 303  # the other one is signed out
+    assert server.sql("SELECT COUNT(*) FROM sessions WHERE user_id = ?",
+                      (user.id,))[0][0] == 1
+    # The API tokens are credentials of their own: they go on working until revoked.
+    assert user.client.get("/api/v1/me").status_code == 200
 
 
 def test_tokens_page_shows_a_new_token_once(server: Server, browse: Any) -> None:

@@ -106,8 +106,8 @@ async def verify_password(db: Database, username: str, password: str) -> Actor |
     return Actor(user["id"], user["username"], user["display_name"], bool(user["is_admin"]))
 
 
-async def set_password(db: Database, username: str, password: str) -> None:
-    """Set a user's password (administration); every session of theirs ends."""
+async def set_password(db: Database, username: str, password: str) -> int:
+    """Set a user's password (administration); every session of theirs ends (how many)."""
     check_password(password)
     password_hash = await hash_password(password)
     async with db.transaction() as tx:
@@ -115,13 +115,16 @@ async def set_password(db: Database, username: str, password: str) -> None:
         if user is None:
             raise NotFound(f"no user named {username!r}")
         await store.set_password_hash(tx, user["id"], password_hash)
-        await sessions.delete_for_user(tx, user["id"])
+        return await sessions.delete_for_user(tx, user["id"])
 
 
-async def change_password(db: Database, actor: Actor, current: str, new: str) -> None:
+async def change_password(db: Database, actor: Actor, current: str, new: str,
+                          keep_session: str = "") -> None:
     """Change the actor's own password after checking the current one.
 
-    Every session of theirs ends; the caller signs the browser in afresh.
+    Every other session of theirs ends: whoever had the old password is signed out.
+    The session `keep_session` (a session's id hash: the browser making the change)
+    stays. API tokens are credentials of their own and stay too.
     """
     if await verify_password(db, actor.username, current) is None:
         raise Invalid("the current password is not right", field="current_password")
@@ -129,7 +132,7 @@ async def change_password(db: Database, actor: Actor, current: str, new: str) ->
     password_hash = await hash_password(new)
     async with db.transaction() as tx:
         await store.set_password_hash(tx, actor.id, password_hash)
-        await sessions.delete_for_user(tx, actor.id)
+        await sessions.delete_for_user(tx, actor.id, keep_session)
 
 
 async def list_all(db: Database) -> list[Row]:

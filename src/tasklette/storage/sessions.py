@@ -30,8 +30,10 @@ async def delete(tx: Tx, id_hash: str) -> None:
     await tx.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))
 
 
-async def delete_for_user(tx: Tx, user_id: int) -> None:
-    await tx.execute("DELETE FROM sessions WHERE user_id = ?", (user_id,))
+async def delete_for_user(tx: Tx, user_id: int, keep_id_hash: str = "") -> int:
+    """End the user's sessions but the one of `keep_id_hash`; how many ended."""
+    return await tx.execute("DELETE FROM sessions WHERE user_id = ? AND id_hash <> ?",
+                            (user_id, keep_id_hash))
 
 
 async def delete_idle(tx: Tx, seen_before: str) -> int:

@@ -36,3 +36,9 @@ async def revoke(tx: Tx, user_id: int, token_id: int) -> Row | None:
         "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) "
         f"WHERE id = ? AND user_id = ? RETURNING {FIELDS}",
         (now_iso(), token_id, user_id))
+
+
+async def revoke_all(tx: Tx, user_id: int) -> int:
+    """Revoke every token of the user still active; how many were."""
+    return await tx.execute("UPDATE api_tokens SET revoked_at = ? "
+                            "WHERE user_id = ? AND revoked_at IS NULL", (now_iso(), user_id))

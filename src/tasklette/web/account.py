@@ -166,15 +166,15 @@ async def account_page(request: Request) -> Response:
             form.error("password_again", "The two passwords are not the same.")
         if data is not None and not form.errors:
             try:
+                # Every other session ends with the change; this browser's stays.
                 await users.change_password(request.app.state.db, session.actor,
-                                            data.current_password, data.password)
+                                            data.current_password, data.password,
+                                            keep_session=session.id_hash)
             except Invalid as exc:
                 field = exc.extra["errors"][0]["field"] if exc.extra["errors"] else "form"
                 form.error(field, exc.detail[0].upper() + exc.detail[1:] + ".")
             else:
-                # Every session ended with the change; this browser gets a new one.
-                response = await _signed_in(request, session.actor, "/account?changed=1")
-                return response
+                return redirect("/account?changed=1", request)
         status = 422
     changed = request.query_params.get("changed") == "1"
     return render(request, "account/account.html", {
