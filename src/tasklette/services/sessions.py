@@ -75,6 +75,16 @@ async def resolve(db: Database, secret: str, idle: timedelta) -> Session | None:
     return Session(actor, row["csrf_token"], id_hash)
 
 
+async def is_active(db: Database, id_hash: str, idle: timedelta) -> bool:
+    """Whether the session `id_hash` still stands (not ended, not idle): one read.
+
+    For what outlives a request, such as an event stream, to check its credential.
+    """
+    async with db.reading() as conn:
+        row = await store.get(conn, id_hash)
+    return row is not None and datetime.now(UTC) - _parse(row["last_seen_at"]) <= idle
+
+
 async def end(db: Database, secret: str) -> None:
     async with db.transaction() as tx:
         await store.delete(tx, _hash(secret))
