@@ -36,6 +36,7 @@ def answer_before_the_end(server: Server, path: str, headers: dict[str, str],
     """Send the head and `sent` (a part of the body), then wait for the answer.
 
     A server that reads the whole body first never answers: the rest is not coming.
+    After a 413, the connection must end (the server is not waiting for the rest).
     """
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         sock.sendall(_head(server, path, headers))
@@ -50,7 +51,16 @@ def answer_before_the_end(server: Server, path: str, headers: dict[str, str],
                 reply += data
         except TimeoutError:
             pytest.fail("no answer: the server waits for the rest of the body")
-    status = int(reply.split(b" ", 2)[1])
+        status = int(reply.split(b" ", 2)[1])
+        if status == 413:
+            # ... and it does not read on to discard the rest: it closes the connection.
+            try:
+                while sock.recv(65536):
+                    pass
+            except TimeoutError:
+                pytest.fail("the connection stays open after a 413, for the rest of the body")
+            except OSError:
+                pass  # reset: closed too
     return status, reply
 
 
