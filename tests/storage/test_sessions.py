@@ -41,3 +41,31 @@ def test_attempts_stop_at_the_limit_until_the_window_ends(server: Server) -> Non
     # Once the window has passed, counting starts again from one.
     later = server.call(attempts("addr:limit", "2999-01-01T00:00:00.000000Z", 1))
     assert later == [1]
+
+
+def test_purge_deletes_only_what_has_ended(server: Server) -> None:
+    from datetime import timedelta
+
+    from tasklette.clock import now_iso
+    from tasklette.services import sessions
+    from tests.conftest import _insert_user
+
+    user = server.call(_insert_user(server, "purged"))
+
+    async def plant() -> None:
+        async with server.db.transaction() as tx:
+            for id_hash, seen in (("purge-idle", LONG_AGO), ("purge-live", now_iso())):
+                await tx.execute(
+                    "INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, "
+                    "last_seen_at) VALUES (?, ?, 'x', ?, ?)", (id_hash, user["id"], seen, seen))
+            for key, started in (("user:purge-old", LONG_AGO), ("user:purge-new", now_iso())):
+                await tx.execute("INSERT INTO sign_in_failures (key, failures, "
+                                 "window_started_at) VALUES (?, 1, ?)", (key, started))
+
+    server.call(plant())
+    ended, counts = server.call(sessions.purge(server.db, timedelta(days=14)))
+    assert ended >= 1 and counts >= 1
+    left = {row[0] for row in server.sql("SELECT id_hash FROM sessions")}
+    assert "purge-live" in left and "purge-idle" not in left
+    keys = {row[0] for row in server.sql("SELECT key FROM sign_in_failures")}
+    assert "user:purge-new" in keys and "user:purge-old" not in keys
