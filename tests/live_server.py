@@ -78,6 +78,14 @@ class LiveServer:
                 self._process.wait(timeout=15)
         self._process = None
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no shutdown code runs."""
+        if self._process is None:
+            return
+        self._process.kill()
+        self._process.wait(timeout=15)
+        self._process = None
+
     def log(self) -> str:
         try:
             return self.log_path.read_text(errors="replace")[-5000:]

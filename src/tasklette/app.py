@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -30,11 +29,13 @@ from tasklette.logs import RequestLog
 from tasklette.services import sessions
 from tasklette.services.errors import ServiceError
 from tasklette.settings import Settings, load_settings
+from tasklette.storage.database import DatabaseUnavailable
 from tasklette.storage.migrations import latest_version
 from tasklette.storage.open import connect, schema_version
 from tasklette.web import errors as web_errors
 from tasklette.web.assets import Assets
 from tasklette.web.auth import CSRFMiddleware, SignInRequired, redirect_to_sign_in
+from tasklette.web.markdown import RenderCache
 from tasklette.web.pages import render
 from tasklette.web.routes import web_routes
 
@@ -140,12 +141,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ServiceError: web_errors.handle_service_error,
             HTTPException: web_errors.handle_http_exception,
             SignInRequired: redirect_to_sign_in,
-            sqlite3.OperationalError: http.handle_database_error,
+            DatabaseUnavailable: web_errors.handle_database_unavailable,
             Exception: http.handle_unexpected,
         },
     )
     app.state.settings = settings
     app.state.assets = assets
+    app.state.markdown = RenderCache(settings.markdown_cache_bytes)
     app.state.openapi = openapi_document()
     return app
 

@@ -16,6 +16,7 @@ import uvicorn
 from tasklette.blobs.open import open_store as open_blob_store
 from tasklette.blobs.store import BlobStore, BlobStoreUnavailable
 from tasklette.logs import log_config
+from tasklette.numbers import NotANumber, parse_int
 from tasklette.services import attachments, sessions, tokens, users
 from tasklette.services.errors import ServiceError
 from tasklette.services.permissions import Actor
@@ -26,6 +27,24 @@ from tasklette.storage import sqlite as storage_sqlite
 from tasklette.storage.database import Database, SchemaTooNewError
 
 T = TypeVar("T")
+
+
+class _WholeNumber(click.ParamType[int]):
+    """A whole number in ASCII digits (click's int would take `٣` or `1_0`)."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_int(str(value).strip())
+        except NotANumber as exc:
+            self.fail(str(exc), param, ctx)
+
+
+WHOLE_NUMBER = _WholeNumber()
 
 data_dir_option = click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -73,12 +92,12 @@ def main(ctx: click.Context) -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to listen on [env: TASKLETTE_HOST; "
                                            "default: 127.0.0.1].")
-@click.option("--port", type=int, default=None, help="Port [env: TASKLETTE_PORT; "
+@click.option("--port", type=WHOLE_NUMBER, default=None, help="Port [env: TASKLETTE_PORT; "
                                                      "default: 8000].")
 @data_dir_option
 @click.option("--database", "database_url", default=None,
               help="PostgreSQL URL to use instead of SQLite [env: TASKLETTE_DATABASE_URL].")
-@click.option("--workers", type=int, default=None,
+@click.option("--workers", type=WHOLE_NUMBER, default=None,
               help="Server processes [env: TASKLETTE_WORKERS; default: 1].")
 @click.option("--log-level", default=None, help="debug, info, warning or error "
                                                 "[env: TASKLETTE_LOG_LEVEL].")
@@ -266,7 +285,7 @@ def token_list(username: str, data_dir: Path | None) -> None:
 
 @token.command("revoke")
 @click.argument("username")
-@click.argument("token_id", type=int, required=False)
+@click.argument("token_id", type=WHOLE_NUMBER, required=False)
 @click.option("--all", "all_tokens", is_flag=True, help="Revoke every token of USERNAME.")
 @data_dir_option
 def token_revoke(username: str, token_id: int | None, all_tokens: bool,
@@ -393,7 +412,7 @@ def export_group() -> None:
 
 
 @export_group.command("project")
-@click.argument("project_id", type=int)
+@click.argument("project_id", type=WHOLE_NUMBER)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File to write ('-': standard output; default: the project's name and "
                    "the day, in the current directory).")

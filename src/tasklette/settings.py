@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tasklette.numbers import parse_int
+
 
 class SettingsError(ValueError):
     """A setting has a value that cannot be used."""
@@ -24,7 +26,7 @@ def _parse_bool(raw: str) -> bool:
 
 
 def _parse_positive_int(raw: str) -> int:
-    value = int(raw)
+    value = parse_int(raw.strip())
     if value < 1:
         raise ValueError(f"expected a whole number of at least 1, got {raw!r}")
     return value
@@ -95,6 +97,9 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "data directory.", secret=True),
     Setting("database_pool_size", _parse_positive_int, 20,
             "Most PostgreSQL connections one process opens."),
+    Setting("database_acquire_timeout_ms", _parse_positive_int, 10_000,
+            "How long a request waits for a free PostgreSQL connection before it is "
+            "answered 503 (try again)."),
     Setting("host", str, "127.0.0.1", "Address `tasklette serve` listens on."),
     Setting("port", _parse_positive_int, 8000, "TCP port `tasklette serve` listens on."),
     Setting("workers", _parse_positive_int, 1,
@@ -156,6 +161,9 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("stream_queue_limit", _parse_positive_int, 1000,
             "Events a live subscriber may fall behind before it is dropped (it reconnects "
             "and replays what it missed)."),
+    Setting("markdown_cache_bytes", _parse_positive_int, 16_777_216,
+            "Memory kept for rendered Markdown (descriptions and comments), in bytes (16 "
+            "MiB); the least recently shown go first."),
     # --- import ---
     Setting("max_import_bytes", _parse_positive_int, 52_428_800,
             "Largest file an import (Trello, Todoist, Tasklette export) may be, through the "
@@ -172,6 +180,7 @@ class Settings:
     data_dir: Path = Path("tasklette-data")
     database_url: str = ""
     database_pool_size: int = 20
+    database_acquire_timeout_ms: int = 10_000
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -200,6 +209,7 @@ class Settings:
     stream_heartbeat_seconds: int = 15
     stream_queue_limit: int = 1000
     max_import_bytes: int = 52_428_800
+    markdown_cache_bytes: int = 16_777_216
 
     def __post_init__(self) -> None:
         if self.blob_store == "s3" and not self.s3_bucket:

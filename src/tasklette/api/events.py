@@ -9,19 +9,25 @@ from starlette.requests import Request
 from tasklette.api import schemas
 from tasklette.live import streams
 from tasklette.live.response import EventStreamResponse
+from tasklette.numbers import int_or_none
 from tasklette.services.errors import Invalid
 from tasklette.services.permissions import Actor
 
 
 def _after(request: Request, query: schemas.StreamQuery) -> int | None:
-    """Where to resume: the browser's Last-Event-ID on a reconnect, else `?after=`."""
+    """Where to resume: the browser's Last-Event-ID on a reconnect, else `?after=`.
+
+    A Last-Event-ID that is not an event id is refused (422) rather than replaced by
+    "from now": the client would silently miss whatever happened while it was away.
+    """
     header = request.headers.get("last-event-id")
     if header is None or not header.strip():
         return query.after
-    if not header.strip().isdigit():
+    after = int_or_none(header.strip())
+    if after is None:
         raise Invalid("Last-Event-ID must be an event id (a whole number)",
                       field="Last-Event-ID")
-    return int(header)
+    return after
 
 
 async def project_events(request: Request, actor: Actor, query: schemas.StreamQuery) -> Any:

@@ -84,6 +84,13 @@ class IntegrityError(Exception):
     """A constraint of the schema refused a change (unique, foreign key, check)."""
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot serve now (busy, locked, down, no connection free): try later.
+
+    Only these: any other database error is a bug, and must surface as one.
+    """
+
+
 class TransientError(Exception):
     """The transaction was rolled back by a conflict (deadlock, serialisation): retry it."""
 

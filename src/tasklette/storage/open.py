@@ -50,8 +50,9 @@ async def connect(settings: Settings) -> Database:
     if not uses_postgres(settings):
         return open_database(settings)
     await migrate_any(settings)
-    return await PostgresDatabase.open(settings.database_url,
-                                       max_size=settings.database_pool_size)
+    return await PostgresDatabase.open(
+        settings.database_url, max_size=settings.database_pool_size,
+        acquire_timeout=settings.database_acquire_timeout_ms / 1000)
 
 
 async def schema_version(db: Database) -> int:

@@ -22,13 +22,43 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasklette.storage.database import CommitCallbacks, IntegrityError, Params, Row
+from tasklette.storage.database import (
+    CommitCallbacks,
+    DatabaseUnavailable,
+    IntegrityError,
+    Params,
+    Row,
+)
+
+_BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_BUSY_MESSAGES = ("database is locked", "database table is locked", "database schema is locked")
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused because another connection holds a lock (worth a retry)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _BUSY_CODES  # extended codes keep the primary one below
+    return str(exc).startswith(_BUSY_MESSAGES)
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """The engine-neutral errors for what sqlite3 raises; others go up as they are."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        raise IntegrityError(str(exc)) from exc
+    except sqlite3.OperationalError as exc:
+        if is_busy(exc):
+            raise DatabaseUnavailable(f"the database is busy: {exc}") from exc
+        raise
 
 
 def connect(path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 5000,
@@ -62,10 +92,8 @@ class SQLiteConn:
         self._conn = conn
 
     def _execute(self, sql: str, params: Params) -> sqlite3.Cursor:
-        try:
+        with _translated():
             return self._conn.execute(sql, params)
-        except sqlite3.IntegrityError as exc:
-            raise IntegrityError(str(exc)) from exc
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         cursor = self._execute(sql, params)
@@ -88,10 +116,8 @@ class SQLiteConn:
         return self._execute(sql, params).rowcount
 
     async def executemany(self, sql: str, seq: Iterable[Params]) -> None:
-        try:
+        with _translated():
             self._conn.executemany(sql, seq)
-        except sqlite3.IntegrityError as exc:
-            raise IntegrityError(str(exc)) from exc
 
 
 class SQLiteTx(SQLiteConn, CommitCallbacks):
@@ -147,9 +173,10 @@ class SQLiteDatabase:
                 )
                 self._batch = batch
             try:
-                # Shielded: a cancelled request must not leave a BEGIN half-known.
-                await asyncio.shield(batch.begun)
-            except sqlite3.Error:
+                with _translated():
+                    # Shielded: a cancelled request must not leave a BEGIN half-known.
+                    await asyncio.shield(batch.begun)
+            except (sqlite3.Error, DatabaseUnavailable):
                 if self._batch is batch:
                     self._batch = None
                 raise
@@ -166,7 +193,8 @@ class SQLiteDatabase:
             finally:
                 if self._commit_task is None:
                     self._commit_task = asyncio.create_task(self._commit())
-        await asyncio.shield(batch.committed)
+        with _translated():
+            await asyncio.shield(batch.committed)
 
     def _undo_unit(self, batch: _Batch, exc: BaseException) -> None:
         try:

@@ -332,13 +332,17 @@ class TaskFilter:
     parent: int | str | None = None  # None: top-level only; "any": all; an id: its subtasks
 
 
+# A cursor carries the last row's sort keys, so every key must stay short: titles sort
+# by their first TITLE_KEY characters (ties by id), which keeps a cursor under 600
+# characters even for 500 characters of emoji, where the whole title made one of 2,700.
+TITLE_KEY = 64
 SORTS: dict[str, list[str]] = {
     "position": ["COALESCE(c.position, -1)", "t.rank"],
     "created": [],
     "updated": ["t.updated_at"],
     "due": ["COALESCE(t.due_date, '9999-12-31')"],
     "priority": ["t.priority"],
-    "title": ["LOWER(t.title)"],
+    "title": [f"SUBSTR(LOWER(t.title), 1, {TITLE_KEY})"],
 }
 
 

@@ -13,7 +13,8 @@ from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 from starlette.types import Message
 
-from tasklette.services.errors import TooLarge
+from tasklette.numbers import int_or_none
+from tasklette.services.errors import ServiceError, TooLarge
 from tasklette.web import markdown
 from tasklette.web.auth import check_csrf_token, current_session
 
@@ -25,7 +26,7 @@ TEXT_FORM_MAX_BYTES = 2 * 1024 * 1024
 FORM_MAX_FIELDS = 256  # the task form: up to 100 labels and 100 assignees, and its fields
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES)
-templates.env.globals["markdown"] = markdown.render
+templates.env.globals["markdown"] = markdown.render  # render() passes the app's cache
 templates.env.trim_blocks = True
 templates.env.lstrip_blocks = True
 
@@ -37,7 +38,8 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     values = {"session": session, "user": session.actor if session else None,
               "csrf_token": session.csrf_token if session else "",
               "asset": request.app.state.assets.url,
-              "settings": request.app.state.settings}
+              "settings": request.app.state.settings,
+              "markdown": request.app.state.markdown.render}
     values.update(context or {})
     response = templates.TemplateResponse(request, template, values, status_code=status,
                                           headers=headers)
@@ -63,8 +65,11 @@ def limit_body(request: Request, limit: int) -> Request:
     without one (chunked) is refused at the first chunk past the limit, so nothing
     beyond it is read, parsed or spooled.
     """
-    declared = request.headers.get("content-length", "")
-    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+    declared = request.headers.get("content-length")
+    length = None if declared is None else int_or_none(declared.strip(), max_digits=19)
+    if declared is not None and length is None:
+        raise ServiceError("the request's Content-Length header is not a number")
+    if length is not None and length > limit:
         raise TooLarge(f"the request is larger than the limit of {limit:,} bytes")
     received = 0
     upstream = request.receive

@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from tasklette.api.schemas import CommentCreate, Id, TaskCreate, TaskUpdate
 from tasklette.live import streams
+from tasklette.numbers import int_or_none
 from tasklette.services import (
     activity,
     columns,
@@ -105,8 +106,8 @@ def _values_posted(data: FormData) -> dict[str, Any]:
         **{name: text(name) for name in ("version", "title", "description", "priority",
                                          "column_id", *DATES)},
         "completed": text("completed") in ("true", "on", "1"),
-        "label_ids": {int(v) for v in data.getlist("label_ids")
-                      if isinstance(v, str) and v.isdigit() and len(v) < 19},
+        "label_ids": {n for v in data.getlist("label_ids")
+                      if isinstance(v, str) and (n := int_or_none(v)) is not None},
         "assignees": {v for v in data.getlist("assignees") if isinstance(v, str) and v},
     }
 
@@ -197,9 +198,9 @@ def _read_lists(data: FormData, errors: dict[str, str]) -> dict[str, list[Any]]:
     """Posted label ids and assignees; an empty value marks the list as sent."""
     lists: dict[str, list[Any]] = {}
     if "label_ids" in data:
-        raw = [v for v in data.getlist("label_ids") if isinstance(v, str) and v]
-        if all(v.isdigit() and len(v) < 19 for v in raw):
-            lists["label_ids"] = [int(v) for v in raw]
+        ids = [int_or_none(v) for v in data.getlist("label_ids") if isinstance(v, str) and v]
+        if all(i is not None for i in ids):
+            lists["label_ids"] = ids
         else:
             errors["label_ids"] = "Choose labels from the list."
     if "assignees" in data:
@@ -362,10 +363,10 @@ async def add_comment(request: Request) -> Response:
 
 def _task_of(form: Form) -> int:
     """The task a comment form came from (to show it again afterwards)."""
-    raw = form.values.get("task_id", "")
-    if not raw.isdigit() or len(raw) > 18:
+    task_id = int_or_none(form.values.get("task_id", ""))
+    if task_id is None:
         raise NotFound("task not found")
-    return int(raw)
+    return task_id
 
 
 async def edit_comment(request: Request) -> Response:

@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from tasklette.clock import now_iso
+from tasklette.numbers import int_or_none
 from tasklette.services.importing.plan import (
     NAME_MAX,
     TITLE_MAX,
@@ -314,7 +315,8 @@ class _Writer:
             params = []
             for key, value in parse_qsl(view.query):
                 if key in ("label", "column"):
-                    new = self.refs.get((key, int(value) if value.isdigit() else value))
+                    number = int_or_none(value)
+                    new = self.refs.get((key, value if number is None else number))
                     if new is None:
                         continue
                     value = str(new)
