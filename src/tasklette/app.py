@@ -27,9 +27,10 @@ from tasklette.live.feeds import open_feed
 from tasklette.live.signals import close_streams_on_signals
 from tasklette.logs import RequestLog
 from tasklette.services import sessions
+from tasklette.services.blob_garbage import Sweeper
 from tasklette.services.errors import ServiceError
 from tasklette.settings import Settings, load_settings
-from tasklette.storage.database import DatabaseUnavailable
+from tasklette.storage.database import DatabaseUnavailable, TransientError
 from tasklette.storage.migrations import latest_version
 from tasklette.storage.open import connect, schema_version
 from tasklette.web import errors as web_errors
@@ -99,6 +100,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.broker = broker = Broker(queue_limit=settings.stream_queue_limit)
         feed = open_feed(settings, db, broker)
         await feed.start()
+        sweeper = Sweeper(db, blobs, settings.blob_grace_seconds)
+        sweeper.start()  # at once, for what a crash left, then every few seconds
         undo_signals = close_streams_on_signals(broker)
         purging = asyncio.create_task(sessions.purge_every(
             db, timedelta(minutes=settings.session_idle_minutes),
@@ -113,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             undo_signals()
             broker.close_all("the server is shutting down")
             await feed.stop()
+            await sweeper.stop()
             await db.close()
             await blobs.close()
 
@@ -139,6 +143,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={
             http.Problem: http.handle_problem,
             ServiceError: web_errors.handle_service_error,
+            TransientError: web_errors.handle_busy,
             HTTPException: web_errors.handle_http_exception,
             SignInRequired: redirect_to_sign_in,
             DatabaseUnavailable: web_errors.handle_database_unavailable,

@@ -32,6 +32,13 @@ def _parse_positive_int(raw: str) -> int:
     return value
 
 
+def _parse_non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"expected a whole number of at least 0, got {raw!r}")
+    return value
+
+
 def _parse_event_loop(raw: str) -> str:
     value = raw.strip().lower()
     if value not in {"asyncio", "uvloop"}:
@@ -136,6 +143,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "before reading when its declared length is larger."),
     Setting("attachment_max_parts", _parse_positive_int, 32,
             "Most parts (files and fields) one upload request may have; more get 400."),
+    Setting("blob_grace_seconds", _parse_non_negative_int, 300,
+            "How long the file of a deleted attachment (or task, or project) is kept, for "
+            "downloads under way, before it is removed (if no other attachment has the "
+            "same bytes)."),
     Setting("blob_store", _parse_blob_store, "local",
             "Where attachments' files are kept: `local` (in the data directory) or `s3` (an "
             "S3-compatible bucket, which several servers can share)."),
@@ -197,6 +208,7 @@ class Settings:
     attachment_max_file_bytes: int = 1_073_741_824
     attachment_max_request_bytes: int = 2_147_483_648
     attachment_max_parts: int = 32
+    blob_grace_seconds: int = 300
     blob_store: str = "local"
     s3_endpoint_url: str = ""
     s3_bucket: str = ""

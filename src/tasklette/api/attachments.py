@@ -110,8 +110,7 @@ async def list_attachments(request: Request, actor: Actor) -> Any:
 
 
 async def delete_attachment(request: Request, actor: Actor) -> None:
-    await attachments.delete(_db(request), _store(request), actor,
-                             request.path_params["attachment_id"])
+    await attachments.delete(_db(request), actor, request.path_params["attachment_id"])
 
 
 # --- download -----------------------------------------------------------------------------

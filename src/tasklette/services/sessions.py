@@ -13,7 +13,7 @@ from tasklette.services import users
 from tasklette.services.errors import TooManyRequests, Unauthenticated
 from tasklette.services.permissions import Actor
 from tasklette.storage import sessions as store
-from tasklette.storage.database import Database, Row
+from tasklette.storage.database import Database, Row, retried
 
 log = logging.getLogger("tasklette.sessions")
 
@@ -45,6 +45,7 @@ def _parse(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+@retried
 async def start(db: Database, actor: Actor) -> str:
     """Open a new session for the actor; return the secret for the cookie."""
     secret = secrets.token_urlsafe(32)
@@ -53,6 +54,7 @@ async def start(db: Database, actor: Actor) -> str:
     return secret
 
 
+@retried
 async def resolve(db: Database, secret: str, idle: timedelta) -> Session | None:
     """The session of a cookie secret, unless unknown or idle for longer than `idle`."""
     if not secret or len(secret) > 100:
@@ -85,6 +87,7 @@ async def is_active(db: Database, id_hash: str, idle: timedelta) -> bool:
     return row is not None and datetime.now(UTC) - _parse(row["last_seen_at"]) <= idle
 
 
+@retried
 async def end(db: Database, secret: str) -> None:
     async with db.transaction() as tx:
         await store.delete(tx, _hash(secret))
@@ -108,21 +111,32 @@ async def sign_in(db: Database, username: str, password: str, address: str) -> A
     """
     user_key = "user:" + username.strip().lower()[:100]
     address_key = "addr:" + address
-    window_start_after = _iso(datetime.now(UTC) - FAILURE_WINDOW)
-    async with db.transaction() as tx:
-        for key, limit in ((user_key, MAX_FAILURES_PER_ACCOUNT),
-                           (address_key, MAX_FAILURES_PER_ADDRESS)):
-            if await store.take_attempt(tx, key, limit, window_start_after) is None:
-                raise _throttled(await store.failures(tx, key))  # uncounts both keys
+    await _take_attempts(db, [(user_key, MAX_FAILURES_PER_ACCOUNT),
+                              (address_key, MAX_FAILURES_PER_ADDRESS)])
     actor = await users.verify_password(db, username, password)
     if actor is None:
         raise Unauthenticated("the username or password is not right")
-    async with db.transaction() as tx:
-        await store.clear_failures(tx, user_key)
-        await store.give_back_attempt(tx, address_key)
+    await _succeeded(db, user_key, address_key)
     return actor
 
 
+@retried
+async def _take_attempts(db: Database, keys: list[tuple[str, int]]) -> None:
+    window_start_after = _iso(datetime.now(UTC) - FAILURE_WINDOW)
+    async with db.transaction() as tx:
+        for key, limit in keys:
+            if await store.take_attempt(tx, key, limit, window_start_after) is None:
+                raise _throttled(await store.failures(tx, key))  # uncounts every key
+
+
+@retried
+async def _succeeded(db: Database, user_key: str, address_key: str) -> None:
+    async with db.transaction() as tx:
+        await store.clear_failures(tx, user_key)
+        await store.give_back_attempt(tx, address_key)
+
+
+@retried
 async def purge(db: Database, idle: timedelta) -> tuple[int, int]:
     """Delete sessions idle for longer than `idle` and sign-in counts of ended windows.
 

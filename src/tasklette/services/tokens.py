@@ -8,7 +8,7 @@ import secrets
 from tasklette.services.errors import Invalid, NotFound
 from tasklette.services.permissions import Actor
 from tasklette.storage import tokens as store
-from tasklette.storage.database import Database, Row
+from tasklette.storage.database import Database, Row, retried
 
 PREFIX = "tsk_"
 
@@ -18,6 +18,7 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+@retried
 async def create(db: Database, actor: Actor, name: str) -> tuple[Row, str]:
     """Create a token for the actor; return its row and the secret (shown this once)."""
     name = name.strip()
@@ -45,6 +46,7 @@ async def list_mine(db: Database, actor: Actor) -> list[Row]:
         return await store.list_for_user(conn, actor.id)
 
 
+@retried
 async def revoke(db: Database, actor: Actor, token_id: int) -> Row:
     async with db.transaction() as tx:
         row = await store.revoke(tx, actor.id, token_id)
@@ -53,6 +55,7 @@ async def revoke(db: Database, actor: Actor, token_id: int) -> Row:
     return row
 
 
+@retried
 async def revoke_all(db: Database, user_id: int) -> int:
     """Revoke every active token of a user (administration); how many were active."""
     async with db.transaction() as tx:

@@ -19,7 +19,7 @@ from tasklette.services.errors import Conflict, Invalid, NotFound
 from tasklette.services.permissions import Actor
 from tasklette.storage import sessions
 from tasklette.storage import users as store
-from tasklette.storage.database import Database, IntegrityError, Row
+from tasklette.storage.database import Database, IntegrityError, Row, retried
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
 MIN_PASSWORD = 8
@@ -71,6 +71,7 @@ async def hash_password(password: str) -> str:
     return await _hashing(_hasher.hash, password)
 
 
+@retried
 async def create(db: Database, username: str, password: str, display_name: str = "",
                  is_admin: bool = False) -> Row:
     """Create an account; Conflict when the username is taken."""
@@ -106,6 +107,7 @@ async def verify_password(db: Database, username: str, password: str) -> Actor |
     return Actor(user["id"], user["username"], user["display_name"], bool(user["is_admin"]))
 
 
+@retried
 async def set_password(db: Database, username: str, password: str) -> int:
     """Set a user's password (administration); every session of theirs ends (how many)."""
     check_password(password)
@@ -118,6 +120,7 @@ async def set_password(db: Database, username: str, password: str) -> int:
         return await sessions.delete_for_user(tx, user["id"])
 
 
+@retried
 async def change_password(db: Database, actor: Actor, current: str, new: str,
                           keep_session: str = "") -> None:
     """Change the actor's own password after checking the current one.

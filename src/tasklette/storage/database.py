@@ -9,9 +9,12 @@ never see which one they run on.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import asyncio
+import functools
+import random
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 Row = dict[str, Any]
 Params = Sequence[Any]
@@ -93,6 +96,41 @@ class DatabaseUnavailable(Exception):
 
 class TransientError(Exception):
     """The transaction was rolled back by a conflict (deadlock, serialisation): retry it."""
+
+    exhausted = False  # set once `retried` has given up: no outer unit tries again
+
+
+P = ParamSpec("P")
+T = TypeVar("T")
+ATTEMPTS = 5
+
+
+def retried(unit: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """`unit` run again, from its start, when a conflict rolled its transaction back.
+
+    The one place where deadlocks and serialisation failures are retried: every service
+    function that writes is a unit, so the web UI, the API, the CLI and imports all get
+    it, and a retry re-runs only the unit (its arguments already parsed), never the
+    reading of a request. A unit holds one transaction, or calls units for the others:
+    an inner unit retries itself, and its final failure is not retried again outside,
+    so a committed transaction is never run twice. After the last attempt the
+    TransientError goes up.
+    """
+    @functools.wraps(unit)
+    async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(ATTEMPTS):
+            try:
+                return await unit(*args, **kwargs)
+            except TransientError as exc:
+                if exc.exhausted or attempt == ATTEMPTS - 1:
+                    exc.exhausted = True
+                    raise
+            # Rolled back, nothing saved: wait a little, at random, so the two sides of a
+            # deadlock do not meet again at once.
+            await asyncio.sleep(random.uniform(0, 0.01 * 2 ** attempt))
+        raise AssertionError("unreachable")
+
+    return run
 
 
 class SchemaTooNewError(RuntimeError):

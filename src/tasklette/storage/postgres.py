@@ -2,8 +2,10 @@
 
 Storage modules write `?` placeholders; they become `$1, $2, …` here (once per
 statement text, cached). Concurrent writers are kept consistent by row locks the
-storage modules take where order matters (`columns.lock`, `tasks.lock`), and by
-the same unique indexes as on SQLite.
+storage modules take where order matters (`projects.lock`, `columns.lock`,
+`tasks.lock`), and by the same unique indexes as on SQLite. A deadlock or a
+serialisation failure becomes TransientError, which `storage.database.retried`
+retries around each service's unit of work.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ async def lock(tx: Tx, task_id: int) -> None:
     SQLite already has a single writer; PostgreSQL takes a row lock.
     """
     if tx.dialect == "postgresql":
-        await tx.fetchval("SELECT id FROM tasks WHERE id = ? FOR UPDATE", (task_id,))
+        await tx.fetchval("SELECT id FROM tasks WHERE id = ? FOR NO KEY UPDATE", (task_id,))
 
 
 async def get_locked_for_member(tx: Tx, task_id: int, user_id: int,

@@ -7,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tasklette.api import http
-from tasklette.services.errors import ServiceError
+from tasklette.services.errors import Busy, ServiceError
+from tasklette.storage.database import TransientError
 from tasklette.web.pages import render
 
 
@@ -40,6 +41,13 @@ async def handle_database_unavailable(request: Request, exc: Exception) -> Respo
     return render(request, "error.html", {"status": 503, "title": "Try again in a moment",
                                           "detail": detail},
                   status=503, headers=http.RETRY_AFTER)
+
+
+async def handle_busy(request: Request, exc: Exception) -> Response:
+    """A change that kept deadlocking with others after every retry: 503, try again."""
+    assert isinstance(exc, TransientError)
+    return await handle_service_error(request, Busy(
+        "the database is busy with other changes at the same moment; try again"))
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:
