@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,6 +27,7 @@ from tasklette.live.feeds import open_feed
 from tasklette.live.guard import StreamGuard
 from tasklette.live.signals import close_streams_on_signals
 from tasklette.logs import RequestLog
+from tasklette.services import sessions
 from tasklette.services.blob_garbage import Sweeper
 from tasklette.services.errors import ServiceError
 from tasklette.settings import Settings, load_settings
@@ -89,21 +92,29 @@ def settle_memory() -> None:
 
 @asynccontextmanager
 async def _serving(app: Starlette, settings: Settings) -> AsyncIterator[None]:
-    """Open the database, blob store, broker, feed, guard and sweeper; close them after."""
+    """Open the database, blob store, broker, feed, guard, sweeper and session purge;
+    close them after."""
     app.state.db = db = await connect(settings)
     app.state.blobs = blobs = await open_store(settings)  # sweeps crashed uploads
     app.state.broker = broker = Broker(queue_limit=settings.stream_queue_limit)
     feed = open_feed(settings, db, broker)
     await feed.start()
-    guard = StreamGuard(db, broker, settings.stream_heartbeat_seconds)
+    guard = StreamGuard(db, broker, settings.stream_heartbeat_seconds,
+                        timedelta(minutes=settings.session_idle_minutes))
     await guard.start()
     sweeper = Sweeper(db, blobs, settings.blob_grace_seconds)
     sweeper.start()  # at once, for what a crash left, then every few seconds
     undo_signals = close_streams_on_signals(broker)
+    purging = asyncio.create_task(sessions.purge_every(
+        db, timedelta(minutes=settings.session_idle_minutes),
+        settings.purge_interval_seconds))
     settle_memory()
     try:
         yield
     finally:
+        purging.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purging
         undo_signals()
         broker.close_all("the server is shutting down")
         await guard.stop()

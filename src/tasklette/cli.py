@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,7 +17,7 @@ from tasklette.blobs.open import open_store as open_blob_store
 from tasklette.blobs.store import BlobStore, BlobStoreUnavailable
 from tasklette.logs import log_config
 from tasklette.numbers import NotANumber, parse_int
-from tasklette.services import attachments, tokens, users
+from tasklette.services import attachments, sessions, tokens, users
 from tasklette.services.errors import ServiceError
 from tasklette.services.permissions import Actor
 from tasklette.settings import SETTINGS_TABLE, Settings, SettingsError, load_settings
@@ -245,9 +246,11 @@ def user_list(data_dir: Path | None) -> None:
               help="New password (asked for when not given).")
 @data_dir_option
 def user_set_password(username: str, password: str, data_dir: Path | None) -> None:
-    """Set a user's password."""
-    _run(_settings(data_dir=data_dir), lambda db: users.set_password(db, username, password))
-    click.echo(f"Password of {username} changed.")
+    """Set a user's password; every browser signed in as them is signed out."""
+    ended = _run(_settings(data_dir=data_dir),
+                 lambda db: users.set_password(db, username, password))
+    click.echo(f"Password of {username} changed; {ended} session{'s' if ended != 1 else ''} "
+               "signed out.")
 
 
 @main.group()
@@ -293,16 +296,43 @@ def token_list(username: str, data_dir: Path | None) -> None:
 
 @token.command("revoke")
 @click.argument("username")
-@click.argument("token_id", type=WHOLE_NUMBER)
+@click.argument("token_id", type=WHOLE_NUMBER, required=False)
+@click.option("--all", "all_tokens", is_flag=True, help="Revoke every token of USERNAME.")
 @data_dir_option
-def token_revoke(username: str, token_id: int, data_dir: Path | None) -> None:
-    """Revoke USERNAME's token TOKEN_ID (see `tasklette token list`)."""
+def token_revoke(username: str, token_id: int | None, all_tokens: bool,
+                 data_dir: Path | None) -> None:
+    """Revoke USERNAME's token TOKEN_ID (see `tasklette token list`), or --all of them."""
+    if (token_id is None) == (not all_tokens):
+        raise click.UsageError("name one TOKEN_ID, or pass --all (not both)")
 
     async def work(db: Database) -> Any:
-        return await tokens.revoke(db, await _actor(db, username), token_id)
+        actor = await _actor(db, username)
+        if all_tokens:
+            return await tokens.revoke_all(db, actor.id)
+        assert token_id is not None
+        return await tokens.revoke(db, actor, token_id)
 
-    _run(_settings(data_dir=data_dir), work)
-    click.echo(f"Token {token_id} revoked.")
+    result = _run(_settings(data_dir=data_dir), work)
+    if all_tokens:
+        click.echo(f"Revoked {result} token{'s' if result != 1 else ''} of {username}.")
+    else:
+        click.echo(f"Token {token_id} revoked.")
+
+
+@main.group("sessions")
+def sessions_group() -> None:
+    """Manage browser sessions."""
+
+
+@sessions_group.command("purge")
+@data_dir_option
+def sessions_purge(data_dir: Path | None) -> None:
+    """Delete ended sessions and old sign-in failure counts (a server does it hourly)."""
+    settings = _settings(data_dir=data_dir)
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    ended, counts = _run(settings, lambda db: sessions.purge(db, idle))
+    click.echo(f"Removed {ended} ended session{'s' if ended != 1 else ''} and {counts} "
+               f"old sign-in failure count{'s' if counts != 1 else ''}.")
 
 
 @main.command()

@@ -129,6 +129,9 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "Let anyone who can reach the server create an account at /signup."),
     Setting("session_idle_minutes", _parse_positive_int, 20160,
             "A browser session ends after this many minutes without a request (14 days)."),
+    Setting("purge_interval_seconds", _parse_positive_int, 3600,
+            "How often the server deletes ended sessions and old sign-in failure counts "
+            "(`tasklette sessions purge` does it at once)."),
     Setting("max_json_body_bytes", _parse_positive_int, 1_048_576,
             "Largest JSON request body the API accepts; larger ones get 413."),
     # --- attachments ---
@@ -200,6 +203,7 @@ class Settings:
     sqlite_busy_timeout_ms: int = 5000
     allow_signup: bool = False
     session_idle_minutes: int = 20160
+    purge_interval_seconds: int = 3600
     max_json_body_bytes: int = 1_048_576
     attachment_max_file_bytes: int = 1_073_741_824
     attachment_max_request_bytes: int = 2_147_483_648

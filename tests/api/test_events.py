@@ -404,8 +404,9 @@ def test_a_revoked_token_ends_its_streams_within_a_heartbeat(
     assert still.next(2) is not None and not still.ended
 
 
-def test_signing_out_ends_the_sessions_streams_within_a_heartbeat(
-        quick_heartbeats: Server) -> None:
+@pytest.mark.parametrize("how", ["sign out", "idle past the timeout"])
+def test_an_ended_session_ends_its_streams_within_a_heartbeat(
+        quick_heartbeats: Server, how: str) -> None:
     server = quick_heartbeats
     row = server.call(_insert_user(server, "out"))
     _, secret = server.call(tokens.create(server.db, Actor(row["id"], "out"), "t"))
@@ -422,8 +423,18 @@ def test_signing_out_ends_the_sessions_streams_within_a_heartbeat(
         try:
             assert stream.status == 200
             stream.until("presence")
-            assert browser.post("/signout").status_code == 303
+            assert stream.next(1.5) is not None and not stream.ended  # a heartbeat passes
+            if how == "sign out":
+                assert browser.post("/signout").status_code == 303
+            else:
+                server.call(_last_seen_long_ago(server))
             assert "signed out" in closed_within(stream, 2.5)
             assert stream.next(2) is None
         finally:
             stream.close()
+
+
+async def _last_seen_long_ago(server: Server) -> None:
+    async with server.db.transaction() as tx:
+        await tx.execute("UPDATE sessions SET last_seen_at = ?",
+                         ("2000-01-01T00:00:00.000000Z",))

@@ -132,20 +132,21 @@ def if_match_version(request: Request) -> int | None:
 
 
 async def authenticate(request: Request) -> Actor:
-    """The user of the request's bearer token, or of its browser session; 401 otherwise."""
-    header = request.headers.get("authorization")
-    if header is None:
-        from tasklette.web.auth import check_csrf_token, current_session
+    """The user of the request's bearer token, or of its browser session; 401 otherwise.
 
+    Only a bearer token counts as one: any other Authorization header (HTTP Basic for
+    a proxy in front, say) is a browser's, so the session and its CSRF checks apply.
+    """
+    from tasklette.web.auth import bearer_token, check_csrf_token, current_session
+
+    secret = bearer_token(request.headers.get("authorization"))
+    if secret is None:
         session = await current_session(request)
         if session is not None:
             check_csrf_token(request, session, request.headers.get("x-csrf-token"))
             return session.actor
         raise Unauthenticated("send an API token: Authorization: Bearer <token>")
-    scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        raise Unauthenticated("send an API token: Authorization: Bearer <token>")
-    actor = await tokens.authenticate(request.app.state.db, secret.strip())
+    actor = await tokens.authenticate(request.app.state.db, secret)
     if actor is None:
         raise Unauthenticated("the API token is not valid, or it was revoked")
     return actor

@@ -63,6 +63,13 @@ class Busy(ServiceError):
     title = "Service unavailable"
 
 
+class TooLarge(ServiceError):
+    """The request is larger than what this form or endpoint accepts."""
+
+    status = 413
+    title = "Content too large"
+
+
 class Unauthenticated(ServiceError):
     status = 401
     title = "Unauthorized"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from tasklette.services.errors import Forbidden, NotFound
@@ -97,8 +98,14 @@ class StreamGrant:
     project_id: int | None  # None: the user's own notifications
 
 
-async def ended_grants(db: Database, grants: Collection[StreamGrant]) -> dict[StreamGrant, str]:
-    """The grants that no longer hold, with why: one read for any number of streams."""
+async def ended_grants(db: Database, grants: Collection[StreamGrant], session_idle: timedelta
+                       ) -> dict[StreamGrant, str]:
+    """The grants that no longer hold, with why: one read for any number of streams.
+
+    A session idle for longer than `session_idle` has ended, as at sign-in (a stream
+    being open is not activity: a forgotten tab does not keep a session alive).
+    """
+    seen_since = (datetime.now(UTC) - session_idle).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     token_ids = {int(g.credential.key) for g in grants
                  if g.credential is not None and g.credential.kind == "token"}
     session_hashes = {str(g.credential.key) for g in grants
@@ -106,7 +113,7 @@ async def ended_grants(db: Database, grants: Collection[StreamGrant]) -> dict[St
     project_ids = {g.project_id for g in grants if g.project_id is not None}
     async with db.reading() as conn:
         valid_tokens = await tokens.valid_ids(conn, token_ids)
-        live_sessions = await sessions.existing(conn, session_hashes)
+        live_sessions = await sessions.standing(conn, session_hashes, seen_since)
         roles = await members.roles_in(conn, project_ids)
     ended: dict[StreamGrant, str] = {}
     for grant in grants:

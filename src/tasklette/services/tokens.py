@@ -54,3 +54,10 @@ async def revoke(db: Database, actor: Actor, token_id: int) -> Row:
     if row is None:
         raise NotFound("token not found")
     return row
+
+
+@retried
+async def revoke_all(db: Database, user_id: int) -> int:
+    """Revoke every active token of a user (administration); how many were active."""
+    async with db.transaction() as tx:
+        return await store.revoke_all(tx, user_id)

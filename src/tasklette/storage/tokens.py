@@ -51,3 +51,9 @@ async def valid_ids(conn: Conn, token_ids: Iterable[int]) -> set[int]:
             f"WHERE t.id IN ({dialect.placeholders(len(batch))}) AND t.revoked_at IS NULL",
             batch))
     return found
+
+
+async def revoke_all(tx: Tx, user_id: int) -> int:
+    """Revoke every token of the user still active; how many were."""
+    return await tx.execute("UPDATE api_tokens SET revoked_at = ? "
+                            "WHERE user_id = ? AND revoked_at IS NULL", (now_iso(), user_id))

@@ -36,7 +36,14 @@ from tasklette.web import attachments as attachment_pages
 from tasklette.web.activity_text import describe
 from tasklette.web.auth import require_session
 from tasklette.web.board import MONTHS, card_view, is_htmx, today_iso
-from tasklette.web.pages import Form, read_form, redirect, render
+from tasklette.web.pages import (
+    TEXT_FORM_MAX_BYTES,
+    Form,
+    form_data,
+    read_form,
+    redirect,
+    render,
+)
 
 # Scalar fields of the task form, validated by the API's TaskUpdate; dates and the
 # label and assignee lists are read by hand (empty dates clear, lists repeat).
@@ -242,8 +249,9 @@ async def update_task(request: Request) -> Response:
     """Save the task form, based on the version the user saw (409 when it is stale)."""
     session = await require_session(request)
     db, task_id = request.app.state.db, request.path_params["task_id"]
-    data, form = await read_form(request, TaskUpdate, fields=SCALARS)
-    posted = await request.form()
+    data, form = await read_form(request, TaskUpdate, fields=SCALARS,
+                                 max_bytes=TEXT_FORM_MAX_BYTES)
+    posted = await form_data(request, TEXT_FORM_MAX_BYTES)
     if data is not None:
         if data.title is not None:  # a text area, so that long titles wrap
             data.title = " ".join(data.title.split())
@@ -350,7 +358,8 @@ def _body(data: CommentCreate) -> str:
 async def add_comment(request: Request) -> Response:
     session = await require_session(request)
     db, task_id = request.app.state.db, request.path_params["task_id"]
-    data, form = await read_form(request, CommentCreate, fields=("body",))
+    data, form = await read_form(request, CommentCreate, fields=("body",),
+                                 max_bytes=TEXT_FORM_MAX_BYTES)
     if data is not None:
         comment = await comments.create(db, session.actor, task_id, _body(data))
         return await _done(request, session, task_id, f"#comment-{comment['id']}")
@@ -371,7 +380,8 @@ def _task_of(form: Form) -> int:
 async def edit_comment(request: Request) -> Response:
     session = await require_session(request)
     db, comment_id = request.app.state.db, request.path_params["comment_id"]
-    data, form = await read_form(request, CommentCreate, fields=("body",))
+    data, form = await read_form(request, CommentCreate, fields=("body",),
+                                 max_bytes=TEXT_FORM_MAX_BYTES)
     if data is not None:
         comment = await comments.edit(db, session.actor, comment_id, _body(data))
         return await _done(request, session, comment["task_id"], f"#comment-{comment_id}")
