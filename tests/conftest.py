@@ -32,6 +32,10 @@ _names = itertools.count(1)
 POSTGRES_URL = os.environ.get("TASKLETTE_TEST_POSTGRES_URL", "")
 # The suite runs on SQLite, and on PostgreSQL too when a server is named.
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+# For what only PostgreSQL has (several writers at once, several processes on one
+# database): `server` on PostgreSQL alone, where one is named.
+on_postgresql_only = pytest.mark.parametrize(
+    "server", [b for b in BACKENDS if b == "postgresql"], indirect=True)
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:

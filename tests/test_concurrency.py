@@ -10,9 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.conftest import Server, User
+from tests.conftest import Server, User, on_postgresql_only
 from tests.live_server import LiveServer
 
 WRITERS = 16
@@ -24,12 +23,11 @@ def test_sixteen_concurrent_writers(owner: User, project: dict[str, Any],
     hammer(server, owner, project, [server.base_url])
 
 
+@on_postgresql_only  # on SQLite a second server is refused (tests/test_live_processes.py)
 def test_two_processes_with_sixteen_writers_each(owner: User, project: dict[str, Any],
                                                  server: Server, tmp_path: Path) -> None:
     """A second `tasklette serve` on the same PostgreSQL database: writers spread over
     both processes lose nothing and break no order."""
-    if not server.settings.database_url:
-        pytest.skip("several processes need PostgreSQL (serve --workers refuses SQLite)")
     other = LiveServer(tmp_path, "--database", server.settings.database_url).start()
     try:
         hammer(server, owner, project, [server.base_url, other.url], writers=2 * WRITERS)

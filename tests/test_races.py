@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tasklette.storage.postgres import to_numbered
-from tests.conftest import Server, User, add_member, eventually, run_sync
+from tests.conftest import Server, User, add_member, eventually, on_postgresql_only, run_sync
 from tests.web.conftest import Browser
 
 PROJECTS = 20
@@ -202,14 +202,9 @@ def _deadlocks(server: Server) -> int:
                           "WHERE datname = current_database()")[0][0])
 
 
-def _postgres_only(server: Server) -> None:
-    if not server.settings.database_url:
-        pytest.skip("SQLite has one writer: there is no deadlock to provoke")
-
-
+@on_postgresql_only  # SQLite has one writer: there is no deadlock to provoke
 def test_a_deadlocked_web_form_is_retried_and_succeeds(
         server: Server, owner: User, project: dict[str, Any]) -> None:
-    _postgres_only(server)
     pid = project["id"]
     column = owner.client.get(f"/api/v1/projects/{pid}/columns").json()[0]["id"]
     browser = Browser(server, owner)
@@ -228,9 +223,9 @@ def test_a_deadlocked_web_form_is_retried_and_succeeds(
     assert events[0][0] == 1
 
 
+@on_postgresql_only
 def test_a_deadlocked_api_import_is_retried_without_reading_the_body_again(
         server: Server, owner: User) -> None:
-    _postgres_only(server)
     csv = ("TYPE,CONTENT,DESCRIPTION,PRIORITY,INDENT,AUTHOR,RESPONSIBLE,DATE,DATE_LANG,"
            "TIMEZONE\r\nsection,Doing,,,,,,,,\r\ntask,Imported once,,1,1,,,,en,UTC\r\n")
     last, called = server.sql("SELECT last_value, is_called FROM projects_id_seq")[0]
