@@ -59,7 +59,8 @@ class Endpoint:
     errors: tuple[int, ...] = ()
     stream: bool = False  # answered with text/event-stream
 
-    def route(self) -> Route:
+    def handler(self) -> Callable[[Request], Awaitable[Response]]:
+        """The ASGI request handler: authenticate, parse, call the view, render."""
         view, body_model, query_model, status = self.view, self.body, self.query, self.status
 
         async def endpoint(request: Request) -> Response:
@@ -83,7 +84,7 @@ class Endpoint:
                 return Response(status_code=204)
             return JSON(result, status_code=status)
 
-        return Route(self.path, endpoint, methods=[self.method], name=self.view.__name__)
+        return endpoint
 
 
 P = "/api/v1/projects/{project_id:id}"
@@ -239,5 +240,25 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 
+def _path_route(path: str, endpoints: list[Endpoint]) -> Route:
+    """One route for every method of `path`, so a 405's Allow names all of them.
+
+    Starlette answers 405 from the first route whose path matches; with one route per
+    operation that would list only that operation's method.
+    """
+    handlers = {endpoint.method: endpoint.handler() for endpoint in endpoints}
+    if "GET" in handlers:
+        handlers["HEAD"] = handlers["GET"]
+
+    async def dispatch(request: Request) -> Response:
+        return await handlers[request.method](request)
+
+    name = "+".join(endpoint.view.__name__ for endpoint in endpoints)
+    return Route(path, dispatch, methods=list(handlers), name=name)
+
+
 def api_routes() -> list[BaseRoute]:
-    return [endpoint.route() for endpoint in ENDPOINTS]
+    by_path: dict[str, list[Endpoint]] = {}
+    for endpoint in ENDPOINTS:
+        by_path.setdefault(endpoint.path, []).append(endpoint)
+    return [_path_route(path, endpoints) for path, endpoints in by_path.items()]
