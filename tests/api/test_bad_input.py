@@ -566,6 +566,9 @@ def test_a_huge_or_odd_id_in_a_path_is_404(server: Any, cast: Cast, world: World
     if endpoint.body is not None:
         kwargs["json"] = VALID[(endpoint.method, endpoint.path)](world, cast) \
             if endpoint.path != T else {"version": 1, "title": "x"}
+    if endpoint.query is not None:  # a valid query: only the id in the path is wrong
+        kwargs["params"] = {name: "launch" for name, field in endpoint.query.model_fields.items()
+                            if field.is_required()}
     with Unchanged(server, world.project_id):
         response = cast.owner.client.request(
             endpoint.method, url(endpoint.path, world, **dict.fromkeys(names, bad)), **kwargs)

@@ -19,9 +19,9 @@ from schemathesis import openapi
 from schemathesis.config import SchemathesisConfig
 
 from tasklette.api.openapi import openapi_document
-from tests.conftest import Server, _insert_user
 from tasklette.services import tokens
 from tasklette.services.permissions import Actor
+from tests.conftest import Server, _insert_user
 
 # Rules no JSON Schema can state: they depend on what exists (a column of this project,
 # a user by that name, a cursor this list handed out) or on a language inside a string

@@ -80,6 +80,8 @@ Color = Annotated[str, Field(pattern=r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$",
 # Case-insensitive (stored in lower case); services/users.py holds the same rule.
 Username = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$",
                                 examples=["alice"])]
+# A filter by username: a name nobody has matches nothing (it is not refused).
+UserFilter = Annotated[str, StringConstraints(min_length=1, max_length=40)]
 Role = Literal["owner", "editor", "viewer"]
 Priority = Literal["none", "low", "medium", "high", "urgent"]
 Position = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_whole_number)]
@@ -175,7 +177,7 @@ _PRIORITIES = f"^ *(?:{_PRIORITY} *)?(?:, *(?:{_PRIORITY} *)?)*$"
 class TaskListQuery(Query):
     column: QueryId | None = None
     label: QueryId | None = None
-    assignee: Username | None = Field(None, description="a username, or 'me'")
+    assignee: UserFilter | None = Field(None, description="a username, or 'me'")
     priority: str | None = Field(None, description="one or more of none, low, medium, high, "
                                                    "urgent, separated by commas",
                                  json_schema_extra={"pattern": _PRIORITIES})
@@ -216,7 +218,7 @@ ActivityKind = Literal["task", "comment", "column", "label", "member", "project"
 
 class ActivityQuery(Query):
     before: QueryId | None = Field(None, description="only events older than this event id")
-    actor: Username | None = Field(None, description="only events by this user (a username; "
+    actor: UserFilter | None = Field(None, description="only events by this user (a username; "
                                                      "one nobody has gives no events)")
     kind: ActivityKind | None = Field(None, description="only events of this kind group, "
                                                         "e.g. 'task' for every task.* kind")
@@ -433,7 +435,9 @@ class Attachment(BaseModel):
 
 # --- search, saved views, import and export, calendar -----------------------------------
 
-SearchText = Annotated[str, _text(500)]
+# The service explains a blank search (an empty one is a 422 too): the document says it.
+SearchText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500),
+                       Field(json_schema_extra={"minLength": 1, "pattern": _NOT_BLANK})]
 
 
 class ProjectSearchQuery(Query):
