@@ -21,6 +21,7 @@ import pytest
 from tasklette.api.routes import ENDPOINTS, Endpoint
 from tasklette.services import tokens, users
 from tasklette.services.permissions import Actor
+from tests import contract
 
 LIMIT = 1_048_576  # the default max_json_body_bytes
 HUGE = "99999999999999999999999"
@@ -45,8 +46,8 @@ def new_person(server: Any, prefix: str) -> Person:
     row = server.call(users.create(server.db, username, "correct horse battery"))
     actor = Actor(row["id"], row["username"], row["display_name"])
     _, secret = server.call(tokens.create(server.db, actor, "tests"))
-    client = httpx.Client(base_url=server.base_url, timeout=60,
-                          headers={"Authorization": f"Bearer {secret}"})
+    client = contract.client(base_url=server.base_url, timeout=60,
+                             headers={"Authorization": f"Bearer {secret}"})
     return Person(row["id"], row["username"], secret, client)
 
 
