@@ -22,7 +22,9 @@ MAX_ID = 2**63 - 1
 # What pydantic's strip_whitespace removes (Unicode White_Space), spelt out so that the
 # pattern means the same in every regex engine that reads the document.
 _WHITE_SPACE = r"\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-_NOT_BLANK = f"[^{_WHITE_SPACE}]"
+# PostgreSQL cannot store U+0000 in text, and it is no character anyone types: refused.
+_NO_NUL = r"^[^\x00]*$"
+_NOT_BLANK = rf"^[^\x00]*[^\x00{_WHITE_SPACE}][^\x00]*$"
 
 
 def _whole_number(value: Any) -> Any:
@@ -59,7 +61,7 @@ def _without_null(source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
 def _text(max_length: int, *, required: bool = True) -> Any:
     """Text trimmed of white space at both ends; when `required`, something must be left."""
     if not required:
-        return StringConstraints(strip_whitespace=True, max_length=max_length)
+        return StringConstraints(strip_whitespace=True, max_length=max_length, pattern=_NO_NUL)
     return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length,
                              pattern=_NOT_BLANK)
 
@@ -73,7 +75,7 @@ QueryId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_query_number)]
 Date = Annotated[datetime.date, BeforeValidator(_iso_date)]
 Name = Annotated[str, _text(100)]
 Title = Annotated[str, _text(500)]
-Markdown = Annotated[str, StringConstraints(max_length=100_000)]
+Markdown = Annotated[str, StringConstraints(max_length=100_000, pattern=_NO_NUL)]
 CommentBody = Annotated[str, _text(20_000)]
 Color = Annotated[str, Field(pattern=r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$",
                              examples=["#e5484d"])]
@@ -81,7 +83,7 @@ Color = Annotated[str, Field(pattern=r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$",
 Username = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$",
                                 examples=["alice"])]
 # A filter by username: a name nobody has matches nothing (it is not refused).
-UserFilter = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+UserFilter = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=_NO_NUL)]
 Role = Literal["owner", "editor", "viewer"]
 Priority = Literal["none", "low", "medium", "high", "urgent"]
 Position = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_whole_number)]
@@ -184,13 +186,13 @@ class TaskListQuery(Query):
     due_before: Date | None = Field(None, description="due strictly before this day")
     due_after: Date | None = Field(None, description="due strictly after this day")
     completed: bool | None = None
-    q: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+    q: Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)] | None = Field(
         None, description="text the title or description contains")
     parent: Annotated[str, Field(pattern=r"^(any|[1-9][0-9]{0,17})$")] | None = Field(
         None, description="default: top-level tasks only; a task id: its subtasks; 'any': all")
     sort: Literal["position", "-position", "created", "-created", "updated", "-updated",
                   "due", "-due", "priority", "-priority", "title", "-title"] = "position"
-    cursor: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    cursor: Annotated[str, StringConstraints(max_length=1000, pattern=_NO_NUL)] | None = None
     limit: Annotated[int, Field(ge=1, le=200), BeforeValidator(_query_number)] = 50
 
 
@@ -437,7 +439,8 @@ class Attachment(BaseModel):
 
 # The service explains a blank search (an empty one is a 422 too): the document says it.
 SearchText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500),
-                       Field(json_schema_extra={"minLength": 1, "pattern": _NOT_BLANK})]
+                       Field(json_schema_extra={"minLength": 1,
+                                                "pattern": f"[^{_WHITE_SPACE}]"})]
 
 
 class ProjectSearchQuery(Query):
@@ -455,14 +458,14 @@ class SearchQuery(ProjectSearchQuery):
 
 class SavedViewCreate(Body):
     name: Name
-    query: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = Field(
+    query: Annotated[str, _text(2000, required=False)] = Field(
         "", description="the list view's query string, e.g. label=3&sort=-due (the "
                         "parameters of GET /projects/{id}/tasks, without cursor)")
 
 
 class SavedViewUpdate(Body):
     name: Kept[Name] = None
-    query: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None \
+    query: Annotated[str, _text(2000, required=False)] | None \
         = None
 
 
