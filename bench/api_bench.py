@@ -631,9 +631,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "(dropped at the end unless --keep-data); default: SQLite in "
                              "the temporary data directory")
     parser.add_argument("--workers", type=int, default=1,
-                        help="server processes: `tasklette serve --workers N`; bare Starlette "
-                             "is then served with N uvicorn workers too (the ratios use it), "
-                             "and with 1 for reference (default 1)")
+                        help="server processes: `tasklette serve --workers N` (PostgreSQL "
+                             "only); bare Starlette is then served with N uvicorn workers too "
+                             "(the ratios use it), and with 1 for reference (default 1)")
     parser.add_argument("--worker-fix", choices=("none", "nodelay", "reuseport"),
                         default="none",
                         help="with --workers > 1, serve both apps through "
@@ -664,6 +664,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--database takes a postgresql:// URL")
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.workers > 1 and not args.database:
+        parser.error("--workers N needs --database: on SQLite, `tasklette serve` runs as one "
+                     "process")
     wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = set(wanted) - {s.key for s in SCENARIOS}
     if unknown:

@@ -1,4 +1,4 @@
-"""Scale-out API benchmark: api_bench.py on SQLite and PostgreSQL, with 1 and 2 workers.
+"""Scale-out API benchmark: api_bench.py on SQLite (1 worker) and PostgreSQL (1 and 2).
 
     uv run python bench/scale_bench.py [--duration 8] [--rounds 1]
     uv run python bench/scale_bench.py --configs postgresql:1,postgresql:2
@@ -9,9 +9,9 @@ same scenarios and connection counts, then prints one table: per scenario and
 connection count, req/s, p99 and the ratio to the bare baseline of the same run for
 every configuration, and the 1 -> 2 worker scaling of req/s per engine.
 
-Configurations are ENGINE:WORKERS[:MODE] (ENGINE: sqlite or postgresql). Runs with 2
-or more workers go through bench/uvicorn_workers.py (`api_bench.py --worker-fix`),
-as MODE says:
+Configurations are ENGINE:WORKERS[:MODE] (ENGINE: sqlite or postgresql; several
+workers need PostgreSQL, as in `tasklette serve`). Runs with 2 or more workers go
+through bench/uvicorn_workers.py (`api_bench.py --worker-fix`), as MODE says:
 
   (none)      --nodelay: uvicorn's multi-worker socket otherwise lacks TCP_NODELAY,
               and every keep-alive request waits ~40 ms for a delayed ACK
@@ -24,6 +24,8 @@ as MODE says:
 With --rounds N the configurations run N times, interleaved, and every figure is the
 median of the rounds (ratios are taken within each run first). JSON goes to
 bench/results/scale-<timestamp>.json (gitignored), beside one api-*.json per run.
+`--reuse SCALE_JSON` takes the runs an earlier invocation already made (so that only
+what ran under load is measured again: `--rerun postgresql:2`).
 """
 
 from __future__ import annotations
@@ -74,6 +76,10 @@ class Config:
         return MODES[self.mode] if self.workers > 1 else "none"
 
 
+def config_spec(config: Config) -> str:
+    return f"{config.engine}:{config.workers}" + (f":{config.mode}" if config.mode else "")
+
+
 def parse_config(text: str) -> Config:
     parts = text.strip().split(":")
     if not 2 <= len(parts) <= 3 or parts[0] not in ("sqlite", "postgresql") \
@@ -82,6 +88,10 @@ def parse_config(text: str) -> Config:
         raise argparse.ArgumentTypeError(
             f"{text!r}: expected ENGINE:WORKERS[:reuseport|:as-shipped], e.g. postgresql:2")
     mode = parts[2] if len(parts) == 3 else ""
+    if parts[0] == "sqlite" and int(parts[1]) > 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: on SQLite, `tasklette serve` runs as one process (--workers N "
+            "needs PostgreSQL)")
     if mode and int(parts[1]) == 1:
         raise argparse.ArgumentTypeError(f"{text!r}: a mode needs 2 or more workers")
     return Config(parts[0], int(parts[1]), mode)
@@ -100,6 +110,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=1,
                         help="run every configuration this many times, interleaved, and "
                              "report medians (default 1)")
+    parser.add_argument("--reuse", type=Path, metavar="SCALE_JSON", default=None,
+                        help="an earlier scale-*.json: the configurations it measured "
+                             "successfully are not run again, their runs (api-*.json) go "
+                             "into the table; the others run")
+    parser.add_argument("--rerun", default="", metavar="CONFIGS",
+                        help="with --reuse: run these configurations again all the same "
+                             "(e.g. the ones measured under load)")
     parser.add_argument("--markdown", action="store_true",
                         help="also print the table as Markdown")
     parser.add_argument("--output", type=Path, default=None,
@@ -118,6 +135,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if len({c.key for c in args.configs}) != len(args.configs):
         parser.error("a configuration is listed twice")
     return args
+
+
+def reused_runs(path: Path, wanted: list[Config]) -> list[dict[str, Any]]:
+    """The runs of an earlier scale JSON (with their api-*.json results) that measured
+    one of the `wanted` configurations and succeeded."""
+    keys = {c.key for c in wanted}
+    runs = []
+    for run in json.loads(path.read_text())["runs"]:
+        if run["config"] in keys and run["exit_code"] == 0 and Path(run["json"]).exists():
+            data = json.loads(Path(run["json"]).read_text())
+            runs.append({**run, "results": data["results"], "machine": data["machine"],
+                         "reused_from": run.get("reused_from") or str(path)})
+    return runs
 
 
 def api_bench_argv(args: argparse.Namespace, config: Config, output: Path) -> list[str]:
@@ -261,10 +291,17 @@ def main(argv: list[str] | None = None) -> int:
     connections = [int(c) for c in args.connections.split(",") if c.strip()]
     print(f"scale benchmark: {len(args.configs)} configurations x {args.rounds} round(s): "
           + ", ".join(c.label for c in args.configs), flush=True)
+    args.rerun = {parse_config(t).key for t in args.rerun.split(",") if t.strip()}
+    configs = args.configs  # the table's columns
     runs: list[dict[str, Any]] = []
+    if args.reuse:
+        runs = reused_runs(args.reuse, [c for c in configs if c.key not in args.rerun])
+        print(f"reusing from {args.reuse}: " + ", ".join(sorted({r["config"] for r in runs})),
+              flush=True)
+    to_run = [c for c in configs if c.key not in {r["config"] for r in runs}]
     try:
         for round_no in range(1, args.rounds + 1):
-            for config in args.configs:
+            for config in to_run:
                 suffix = f"-r{round_no}" if args.rounds > 1 else ""
                 output = RESULTS / f"api-{stamp}-{config.key}{suffix}.json"
                 run = run_config(args, config, output)
@@ -274,14 +311,14 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted", file=sys.stderr)
         return 130
 
-    cells = summarise(args.configs, runs)
-    rows = comparison_rows(args.configs, cells, connections)
+    cells = summarise(configs, runs)
+    rows = comparison_rows(configs, cells, connections)
     print()
     print(format_table(rows, right=set(range(1, len(rows[0])))))
     print()
-    print(legend(args.configs))
+    print(legend(configs))
     for run in runs:
-        config = next(c for c in args.configs if c.key == run["config"])
+        config = next(c for c in configs if c.key == run["config"])
         others = [r["other_cpu_pct"] for r in run["results"]]
         balance = ""
         if config.workers > 1:
@@ -302,9 +339,11 @@ def main(argv: list[str] | None = None) -> int:
     output.write_text(json.dumps({
         "benchmark": "scale", "timestamp": stamp,
         "machine": next((r["machine"] for r in runs if "machine" in r), {}),
-        "settings": {k: (v if k != "configs" else [c.key for c in v])
-                     for k, v in vars(args).items() if k not in ("output", "markdown")},
-        "legend": legend(args.configs),
+        "settings": {**{k: v for k, v in vars(args).items()
+                        if k not in ("output", "markdown", "configs", "reuse", "rerun")},
+                     "config_specs": [config_spec(c) for c in configs],
+                     "reused_from": str(args.reuse) if args.reuse else None},
+        "legend": legend(configs),
         "table": [dict(zip(rows[0], row, strict=True)) for row in rows[1:]],
         "cells": [{"scenario": s, "connections": n, "config": k, **v}
                   for (s, n, k), v in sorted(cells.items())],

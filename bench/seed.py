@@ -137,6 +137,12 @@ async def seed(data_dir: Path, n_projects: int, n_tasks: int, rng: random.Random
                 comment_factories.append(
                     lambda a=author, t=task_id, b=body: comments.create(db, a, t, b))
         await _gather_batches(comment_factories, batch)
+        if uses_postgres(settings):
+            # Planner statistics, as a database in use has them (autovacuum would gather
+            # them a minute or more later; without them PostgreSQL picks sequential scans
+            # for the `task_id IN (...)` lookups of every task list).
+            async with db.reading() as conn:
+                await conn.execute("ANALYZE")
         counts = await _count_rows(db)
         if uses_postgres(settings):
             async with db.reading() as conn:

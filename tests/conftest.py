@@ -61,10 +61,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def eventually(check: Any, timeout: float = 10.0) -> None:
+    """Wait until `check()` is true (work done after a response, e.g. a sweep)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not so after {timeout} s: {check}")
+        time.sleep(0.02)
+
+
 class Server:
     """A uvicorn server running create_app() in a background thread."""
 
     def __init__(self, data_dir: Path, **settings: Any) -> None:
+        # Deleted files go at once (after the next sweep), not after the usual grace.
+        settings.setdefault("blob_grace_seconds", 0)
         self.settings = load_settings(data_dir=data_dir, **settings)
         self.app = create_app(self.settings)
         self.port = free_port()

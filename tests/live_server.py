@@ -27,9 +27,10 @@ def _child_env() -> dict[str, str]:
 class LiveServer:
     """`python -m tasklette serve` in a subprocess, on a free port and its own data dir."""
 
-    def __init__(self, data_dir: Path, *args: str) -> None:
+    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.args = args  # more `tasklette serve` options, e.g. --database
+        self.env = env or {}  # TASKLETTE_* settings that have no flag
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
         self.port = 0
         self.url = ""
@@ -45,7 +46,7 @@ class LiveServer:
                     [sys.executable, "-m", "tasklette", "serve", "--host", "127.0.0.1",
                      "--port", str(self.port), "--data-dir", str(self.data_dir), *self.args],
                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    env=_child_env())
+                    env={**_child_env(), **self.env})
             if self._wait_until_up():
                 return self
             self.stop()
@@ -65,6 +66,13 @@ class LiveServer:
                     pass
                 time.sleep(0.05)
         return False
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, nothing finished (as a power cut, for the database)."""
+        assert self._process is not None
+        self._process.kill()
+        self._process.wait(timeout=15)
+        self._process = None
 
     def stop(self) -> None:
         if self._process is None:

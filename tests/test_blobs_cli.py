@@ -21,7 +21,8 @@ from tests.conftest import Server
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[Server]:
     """A server of this test's own: the commands look at every blob it stores."""
-    server = Server(tmp_path / "data").start()
+    # A long grace period: a deleted task's file stays, unreferenced, for gc to find.
+    server = Server(tmp_path / "data", blob_grace_seconds=3600).start()
     yield server
     server.stop()
 
@@ -64,7 +65,8 @@ def test_check_finds_missing_and_corrupt_blobs_and_gc_removes_unreferenced(
     assert healthy.returncode == 0, healthy.stdout + healthy.stderr
     assert "Checked 4 files: 0 missing, 0 corrupt, 0 unreferenced." in healthy.stdout
 
-    # Deleting a task removes its attachments' rows; their blob stays for gc.
+    # Deleting a task removes its attachments' rows; their blob stays for the grace
+    # period, which gc (asked by an administrator) does not wait for.
     assert client.delete(f"/api/v1/tasks/{tasks[1]['id']}").status_code == 204
     flipped = bytearray(corrupted)
     flipped[123_456] ^= 0xFF

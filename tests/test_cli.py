@@ -143,3 +143,12 @@ def test_several_workers_on_sqlite_are_refused(tmp_path: Path) -> None:
                         "--port", str(free_port()))
     assert refused.returncode == 1
     assert "need PostgreSQL" in refused.stderr
+
+
+def test_numbers_on_the_command_line_are_ascii_digits(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    assert tasklette("user", "create", "ana", *data,
+                     input="a good password\na good password\n").returncode == 0
+    for odd in ("\u0661", "²", "1_0", "+1"):  # click's int() took Arabic-Indic digits and more
+        refused = tasklette("token", "revoke", "ana", odd, *data)
+        assert refused.returncode == 2 and "is not a whole number" in refused.stderr, odd

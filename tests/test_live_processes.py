@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,8 +15,9 @@ import asyncpg
 import httpx
 import pytest
 
+from tasklette.storage import events
 from tests.conftest import POSTGRES_URL, _admin, run_sync
-from tests.live_server import LiveServer
+from tests.live_server import LiveServer, _child_env, free_port
 from tests.sse import Stream
 
 needs_postgres = pytest.mark.skipif(not POSTGRES_URL,
@@ -116,3 +119,111 @@ async def _terminate_listeners(url: str) -> None:
     finally:
         await conn.close()
 
+
+
+# --- one SQLite file: one server, and the CLI beside it -----------------------------------
+
+def _cli(data_dir: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tasklette", *args, "--data-dir", str(data_dir)],
+                          env=_child_env(), capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def sqlite_server(tmp_path: Path) -> Iterator[LiveServer]:
+    server = LiveServer(tmp_path / "data").start()
+    yield server
+    server.stop()
+
+
+def test_a_second_server_on_the_same_sqlite_file_is_refused(
+        sqlite_server: LiveServer) -> None:
+    try:
+        second = _cli(sqlite_server.data_dir, "serve", "--host", "127.0.0.1",
+                      "--port", str(free_port()), timeout=30)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("a second server started on the same SQLite file") from None
+    assert second.returncode != 0
+    assert "PostgreSQL" in second.stderr and "already" in second.stderr, second.stderr
+    # The first one serves on, untroubled.
+    assert httpx.get(sqlite_server.url + "/readyz").status_code == 200
+
+
+def _table_events(data_dir: Path) -> list[dict[str, Any]]:
+    conn = sqlite3.connect(f"file:{data_dir / 'tasklette.db'}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        rows = conn.execute("SELECT id, project_id, actor_id, kind, payload FROM events "
+                            "ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    return [{**dict(row), "payload": json.loads(row["payload"])} for row in rows]
+
+
+def test_cli_writes_while_a_server_runs_reach_its_streams_in_order(
+        sqlite_server: LiveServer) -> None:
+    """`tasklette demo` in another process: a teammate's open notification stream gets
+    every event that concerns her, in id order, once; so does a board's stream for
+    tasks another process adds to it, interleaved with the server's own writes."""
+    data_dir = sqlite_server.data_dir
+    created = _cli(data_dir, "user", "create", "ana", "--password", "a long password 1")
+    assert created.returncode == 0, created.stderr
+    made = _cli(data_dir, "token", "create", "ana")
+    assert made.returncode == 0, made.stderr
+    auth = {"Authorization": f"Bearer {made.stdout.strip().splitlines()[-1]}"}
+    mine = Stream(f"{sqlite_server.url}/api/v1/me/events", auth)
+    try:
+        demo = _cli(data_dir, "demo", "--owner", "demo", timeout=120)
+        assert demo.returncode == 0, demo.stderr
+        ana = _table_events(data_dir)
+        ana_id = next(e["payload"]["member"]["id"] for e in ana if e["kind"] == "member.added"
+                      and e["payload"]["member"]["username"] == "ana")
+        expected = [e["id"] for e in ana
+                    if ana_id in events.recipients(e["actor_id"], e["kind"], e["payload"])]
+        assert len(expected) > 5
+        received = [f.id for f in mine.events(len(expected), timeout=10)]
+        assert received == expected
+        assert mine.quiet(0.5) == []
+    finally:
+        mine.close()
+
+    with httpx.Client(base_url=sqlite_server.url, headers=auth, timeout=30) as client:
+        project = client.post("/api/v1/projects", json={"name": "Both"}).json()
+        board = Stream(f"{sqlite_server.url}/api/v1/projects/{project['id']}/events", auth)
+        try:
+            script = subprocess.Popen(
+                [sys.executable, "-c", _WRITER, str(data_dir), str(ana_id), str(project["id"])],
+                env=_child_env(), stdin=subprocess.DEVNULL)
+            for n in range(20):
+                created = client.post(f"/api/v1/projects/{project['id']}/tasks",
+                                      json={"title": f"server {n}"})
+                assert created.status_code == 201, created.text
+            assert script.wait(60) == 0
+            stored = [e["id"] for e in _table_events(data_dir)
+                      if e["project_id"] == project["id"] and e["kind"] == "task.created"]
+            assert len(stored) == 40
+            assert [f.id for f in board.events(40, timeout=10)] == stored
+            assert board.quiet(0.5) == []
+        finally:
+            board.close()
+
+
+# Another process writing to the same SQLite file through the services, as the CLI does.
+_WRITER = """
+import asyncio, sys
+from tasklette.services import tasks
+from tasklette.services.permissions import Actor
+from tasklette.settings import load_settings
+from tasklette.storage.open import open_database
+
+async def main():
+    db = open_database(load_settings(data_dir=sys.argv[1]))
+    try:
+        for n in range(20):
+            await tasks.create(db, Actor(int(sys.argv[2]), "ana"), int(sys.argv[3]),
+                               tasks.TaskFields(title=f"other process {n}"))
+    finally:
+        await db.close()
+
+asyncio.run(main())
+"""

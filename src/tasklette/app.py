@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,15 +24,20 @@ from tasklette.blobs.open import open_store
 from tasklette.headers import SecurityHeaders
 from tasklette.live.broker import Broker
 from tasklette.live.feeds import open_feed
+from tasklette.live.guard import StreamGuard
 from tasklette.live.signals import close_streams_on_signals
 from tasklette.logs import RequestLog
+from tasklette.services import sessions
+from tasklette.services.blob_garbage import Sweeper
 from tasklette.services.errors import ServiceError
 from tasklette.settings import Settings, load_settings
+from tasklette.storage.database import DatabaseUnavailable, TransientError
 from tasklette.storage.migrations import latest_version
-from tasklette.storage.open import connect, schema_version
+from tasklette.storage.open import claim_server, connect, schema_version
 from tasklette.web import errors as web_errors
 from tasklette.web.assets import Assets
 from tasklette.web.auth import CSRFMiddleware, SignInRequired, redirect_to_sign_in
+from tasklette.web.markdown import RenderCache
 from tasklette.web.pages import render
 from tasklette.web.routes import web_routes
 
@@ -84,27 +90,52 @@ def settle_memory() -> None:
     gc.set_threshold(50_000, 20, 10)
 
 
+@asynccontextmanager
+async def _serving(app: Starlette, settings: Settings) -> AsyncIterator[None]:
+    """Open the database, blob store, broker, feed, guard, sweeper and session purge;
+    close them after."""
+    app.state.db = db = await connect(settings)
+    app.state.blobs = blobs = await open_store(settings)  # sweeps crashed uploads
+    app.state.broker = broker = Broker(queue_limit=settings.stream_queue_limit)
+    feed = open_feed(settings, db, broker)
+    await feed.start()
+    guard = StreamGuard(db, broker, settings.stream_heartbeat_seconds,
+                        timedelta(minutes=settings.session_idle_minutes))
+    await guard.start()
+    sweeper = Sweeper(db, blobs, settings.blob_grace_seconds)
+    sweeper.start()  # at once, for what a crash left, then every few seconds
+    undo_signals = close_streams_on_signals(broker)
+    purging = asyncio.create_task(sessions.purge_every(
+        db, timedelta(minutes=settings.session_idle_minutes),
+        settings.purge_interval_seconds))
+    settle_memory()
+    try:
+        yield
+    finally:
+        purging.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await purging
+        undo_signals()
+        broker.close_all("the server is shutting down")
+        await guard.stop()
+        await feed.stop()
+        await sweeper.stop()
+        await db.close()
+        await blobs.close()
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build a Tasklette application for `settings` (default: from the environment)."""
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.db = db = await connect(settings)
-        app.state.blobs = blobs = await open_store(settings)  # sweeps crashed uploads
-        app.state.broker = broker = Broker(queue_limit=settings.stream_queue_limit)
-        feed = open_feed(settings, db, broker)
-        await feed.start()
-        undo_signals = close_streams_on_signals(broker)
-        settle_memory()
+        release = claim_server(settings)
         try:
-            yield
+            async with _serving(app, settings):
+                yield
         finally:
-            undo_signals()
-            broker.close_all("the server is shutting down")
-            await feed.stop()
-            await db.close()
-            await blobs.close()
+            release()
 
     assets = Assets()
     routes: list[BaseRoute] = [
@@ -129,14 +160,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={
             http.Problem: http.handle_problem,
             ServiceError: web_errors.handle_service_error,
+            TransientError: web_errors.handle_busy,
             HTTPException: web_errors.handle_http_exception,
             SignInRequired: redirect_to_sign_in,
-            sqlite3.OperationalError: http.handle_database_error,
+            DatabaseUnavailable: web_errors.handle_database_unavailable,
             Exception: http.handle_unexpected,
         },
     )
     app.state.settings = settings
     app.state.assets = assets
+    app.state.markdown = RenderCache(settings.markdown_cache_bytes)
     app.state.openapi = openapi_document()
     return app
 

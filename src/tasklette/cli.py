@@ -6,6 +6,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -15,7 +16,8 @@ import uvicorn
 from tasklette.blobs.open import open_store as open_blob_store
 from tasklette.blobs.store import BlobStore, BlobStoreUnavailable
 from tasklette.logs import log_config
-from tasklette.services import attachments, tokens, users
+from tasklette.numbers import NotANumber, parse_int
+from tasklette.services import attachments, sessions, tokens, users
 from tasklette.services.errors import ServiceError
 from tasklette.services.permissions import Actor
 from tasklette.settings import SETTINGS_TABLE, Settings, SettingsError, load_settings
@@ -25,6 +27,24 @@ from tasklette.storage import sqlite as storage_sqlite
 from tasklette.storage.database import Database, SchemaTooNewError
 
 T = TypeVar("T")
+
+
+class _WholeNumber(click.ParamType[int]):
+    """A whole number in ASCII digits (click's int would take `٣` or `1_0`)."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_int(str(value).strip())
+        except NotANumber as exc:
+            self.fail(str(exc), param, ctx)
+
+
+WHOLE_NUMBER = _WholeNumber()
 
 data_dir_option = click.option(
     "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -72,12 +92,12 @@ def main(ctx: click.Context) -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to listen on [env: TASKLETTE_HOST; "
                                            "default: 127.0.0.1].")
-@click.option("--port", type=int, default=None, help="Port [env: TASKLETTE_PORT; "
+@click.option("--port", type=WHOLE_NUMBER, default=None, help="Port [env: TASKLETTE_PORT; "
                                                      "default: 8000].")
 @data_dir_option
 @click.option("--database", "database_url", default=None,
               help="PostgreSQL URL to use instead of SQLite [env: TASKLETTE_DATABASE_URL].")
-@click.option("--workers", type=int, default=None,
+@click.option("--workers", type=WHOLE_NUMBER, default=None,
               help="Server processes [env: TASKLETTE_WORKERS; default: 1].")
 @click.option("--log-level", default=None, help="debug, info, warning or error "
                                                 "[env: TASKLETTE_LOG_LEVEL].")
@@ -91,6 +111,17 @@ def serve(host: str | None = None, port: int | None = None, data_dir: Path | Non
         raise click.ClickException(
             "several server processes need PostgreSQL (TASKLETTE_DATABASE_URL): on SQLite, "
             "Tasklette runs as one process (see docs/deployment.md)")
+    try:
+        release = storage_open.claim_server(settings)  # held while this process serves
+    except storage_sqlite.ServerAlreadyRunning as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        _serve(settings)
+    finally:
+        release()
+
+
+def _serve(settings: Settings) -> None:
     try:
         applied = asyncio.run(storage_open.migrate_any(settings))
     except SchemaTooNewError as exc:
@@ -215,9 +246,11 @@ def user_list(data_dir: Path | None) -> None:
               help="New password (asked for when not given).")
 @data_dir_option
 def user_set_password(username: str, password: str, data_dir: Path | None) -> None:
-    """Set a user's password."""
-    _run(_settings(data_dir=data_dir), lambda db: users.set_password(db, username, password))
-    click.echo(f"Password of {username} changed.")
+    """Set a user's password; every browser signed in as them is signed out."""
+    ended = _run(_settings(data_dir=data_dir),
+                 lambda db: users.set_password(db, username, password))
+    click.echo(f"Password of {username} changed; {ended} session{'s' if ended != 1 else ''} "
+               "signed out.")
 
 
 @main.group()
@@ -263,16 +296,43 @@ def token_list(username: str, data_dir: Path | None) -> None:
 
 @token.command("revoke")
 @click.argument("username")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=WHOLE_NUMBER, required=False)
+@click.option("--all", "all_tokens", is_flag=True, help="Revoke every token of USERNAME.")
 @data_dir_option
-def token_revoke(username: str, token_id: int, data_dir: Path | None) -> None:
-    """Revoke USERNAME's token TOKEN_ID (see `tasklette token list`)."""
+def token_revoke(username: str, token_id: int | None, all_tokens: bool,
+                 data_dir: Path | None) -> None:
+    """Revoke USERNAME's token TOKEN_ID (see `tasklette token list`), or --all of them."""
+    if (token_id is None) == (not all_tokens):
+        raise click.UsageError("name one TOKEN_ID, or pass --all (not both)")
 
     async def work(db: Database) -> Any:
-        return await tokens.revoke(db, await _actor(db, username), token_id)
+        actor = await _actor(db, username)
+        if all_tokens:
+            return await tokens.revoke_all(db, actor.id)
+        assert token_id is not None
+        return await tokens.revoke(db, actor, token_id)
 
-    _run(_settings(data_dir=data_dir), work)
-    click.echo(f"Token {token_id} revoked.")
+    result = _run(_settings(data_dir=data_dir), work)
+    if all_tokens:
+        click.echo(f"Revoked {result} token{'s' if result != 1 else ''} of {username}.")
+    else:
+        click.echo(f"Token {token_id} revoked.")
+
+
+@main.group("sessions")
+def sessions_group() -> None:
+    """Manage browser sessions."""
+
+
+@sessions_group.command("purge")
+@data_dir_option
+def sessions_purge(data_dir: Path | None) -> None:
+    """Delete ended sessions and old sign-in failure counts (a server does it hourly)."""
+    settings = _settings(data_dir=data_dir)
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    ended, counts = _run(settings, lambda db: sessions.purge(db, idle))
+    click.echo(f"Removed {ended} ended session{'s' if ended != 1 else ''} and {counts} "
+               f"old sign-in failure count{'s' if counts != 1 else ''}.")
 
 
 @main.command()
@@ -363,7 +423,7 @@ def export_group() -> None:
 
 
 @export_group.command("project")
-@click.argument("project_id", type=int)
+@click.argument("project_id", type=WHOLE_NUMBER)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File to write ('-': standard output; default: the project's name and "
                    "the day, in the current directory).")

@@ -24,6 +24,10 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("x-content-type-options", "nosniff")
+                if message["status"] == 413:
+                    # The rest of the body is not read: without this, uvicorn would read
+                    # on to discard it (forever, if it is chunked) to keep the connection.
+                    headers["connection"] = "close"
                 if headers.get("content-type", "").startswith("text/html"):
                     headers.setdefault("content-security-policy", CSP)
                     headers.setdefault("referrer-policy", "same-origin")

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tasklette.numbers import parse_int
+
 
 class SettingsError(ValueError):
     """A setting has a value that cannot be used."""
@@ -24,9 +26,16 @@ def _parse_bool(raw: str) -> bool:
 
 
 def _parse_positive_int(raw: str) -> int:
-    value = int(raw)
+    value = parse_int(raw.strip())
     if value < 1:
         raise ValueError(f"expected a whole number of at least 1, got {raw!r}")
+    return value
+
+
+def _parse_non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"expected a whole number of at least 0, got {raw!r}")
     return value
 
 
@@ -95,6 +104,9 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "data directory.", secret=True),
     Setting("database_pool_size", _parse_positive_int, 20,
             "Most PostgreSQL connections one process opens."),
+    Setting("database_acquire_timeout_ms", _parse_positive_int, 10_000,
+            "How long a request waits for a free PostgreSQL connection before it is "
+            "answered 503 (try again)."),
     Setting("host", str, "127.0.0.1", "Address `tasklette serve` listens on."),
     Setting("port", _parse_positive_int, 8000, "TCP port `tasklette serve` listens on."),
     Setting("workers", _parse_positive_int, 1,
@@ -117,6 +129,9 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "Let anyone who can reach the server create an account at /signup."),
     Setting("session_idle_minutes", _parse_positive_int, 20160,
             "A browser session ends after this many minutes without a request (14 days)."),
+    Setting("purge_interval_seconds", _parse_positive_int, 3600,
+            "How often the server deletes ended sessions and old sign-in failure counts "
+            "(`tasklette sessions purge` does it at once)."),
     Setting("max_json_body_bytes", _parse_positive_int, 1_048_576,
             "Largest JSON request body the API accepts; larger ones get 413."),
     # --- attachments ---
@@ -128,6 +143,10 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
             "before reading when its declared length is larger."),
     Setting("attachment_max_parts", _parse_positive_int, 32,
             "Most parts (files and fields) one upload request may have; more get 400."),
+    Setting("blob_grace_seconds", _parse_non_negative_int, 300,
+            "How long the file of a deleted attachment (or task, or project) is kept, for "
+            "downloads under way, before it is removed (if no other attachment has the "
+            "same bytes)."),
     Setting("blob_store", _parse_blob_store, "local",
             "Where attachments' files are kept: `local` (in the data directory) or `s3` (an "
             "S3-compatible bucket, which several servers can share)."),
@@ -153,6 +172,9 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("stream_queue_limit", _parse_positive_int, 1000,
             "Events a live subscriber may fall behind before it is dropped (it reconnects "
             "and replays what it missed)."),
+    Setting("markdown_cache_bytes", _parse_positive_int, 16_777_216,
+            "Memory kept for rendered Markdown (descriptions and comments), in bytes (16 "
+            "MiB); the least recently shown go first."),
     # --- import ---
     Setting("max_import_bytes", _parse_positive_int, 52_428_800,
             "Largest file an import (Trello, Todoist, Tasklette export) may be, through the "
@@ -169,6 +191,7 @@ class Settings:
     data_dir: Path = Path("tasklette-data")
     database_url: str = ""
     database_pool_size: int = 20
+    database_acquire_timeout_ms: int = 10_000
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -180,10 +203,12 @@ class Settings:
     sqlite_busy_timeout_ms: int = 5000
     allow_signup: bool = False
     session_idle_minutes: int = 20160
+    purge_interval_seconds: int = 3600
     max_json_body_bytes: int = 1_048_576
     attachment_max_file_bytes: int = 1_073_741_824
     attachment_max_request_bytes: int = 2_147_483_648
     attachment_max_parts: int = 32
+    blob_grace_seconds: int = 300
     blob_store: str = "local"
     s3_endpoint_url: str = ""
     s3_bucket: str = ""
@@ -196,6 +221,7 @@ class Settings:
     stream_heartbeat_seconds: int = 15
     stream_queue_limit: int = 1000
     max_import_bytes: int = 52_428_800
+    markdown_cache_bytes: int = 16_777_216
 
     def __post_init__(self) -> None:
         if self.blob_store == "s3" and not self.s3_bucket:

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from tasklette.api import schemas
-from tests.conftest import Server, User, add_member
+from tests.conftest import Server, User, add_member, eventually
 
 BOUNDARY = "tasklette-test-boundary-7MA4YWxkTrZu0gW"
 
@@ -263,7 +263,7 @@ def test_same_bytes_are_stored_once_and_removed_with_their_last_attachment(
     assert download(owner, b["id"]).content == data
 
     assert owner.client.delete(f"/api/v1/attachments/{b['id']}").status_code == 204
-    assert not path.exists()
+    eventually(lambda: not path.exists())  # after the grace period (0 s here)
     assert attachment_rows(server, first["id"]) == []
     assert attachment_rows(server, second["id"]) == []
     kinds = [row["kind"] for row in server.sql(

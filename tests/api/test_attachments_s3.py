@@ -34,7 +34,7 @@ from tests.blobs.test_s3 import (
     key_of,
     s3_server,  # noqa: F401 (the fixture behind `s3`)
 )
-from tests.conftest import BACKENDS, POSTGRES_URL, Server, User, run_sync
+from tests.conftest import BACKENDS, POSTGRES_URL, Server, User, eventually, run_sync
 
 MiB = 1024 * 1024
 
@@ -146,7 +146,7 @@ def test_another_host_serves_dedups_and_deletes_the_same_files(
         assert key_of(sha256(data)) in s3.keys(bucket), "b still names it"
         assert download(owner, b["id"]).content == data
         assert owner.client.delete(f"/api/v1/attachments/{b['id']}").status_code == 204
-    assert key_of(sha256(data)) not in s3.keys(bucket)
+    eventually(lambda: key_of(sha256(data)) not in s3.keys(bucket))
     kinds = [row["kind"] for row in server.sql(
         "SELECT kind FROM events WHERE entity_type = 'attachment' AND entity_id IN (?, ?) "
         "ORDER BY id", (a["id"], b["id"]))]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
+import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -12,7 +17,17 @@ import pytest
 
 from tasklette.services import tokens
 from tasklette.services.permissions import Actor
-from tests.conftest import Server, User, _insert_user, add_member
+from tests.conftest import (
+    BACKENDS,
+    PASSWORD,
+    POSTGRES_URL,
+    Server,
+    User,
+    _admin,
+    _insert_user,
+    add_member,
+    run_sync,
+)
 from tests.sse import Stream
 
 
@@ -288,3 +303,138 @@ def test_concurrent_writers_reach_a_stream_in_id_order_and_replay_matches(
     replay = streams(server, owner, path + "?after=0")
     replayed = [f.id for f in replay.events(33)][1:]  # after project.created
     assert replayed == stored
+
+
+def test_streams_opened_and_dropped_leave_no_subscriber_and_no_presence(
+        server: Server, owner: User, project: dict[str, Any], streams: Any) -> None:
+    """1,000 streams: HEADs, GETs dropped before the first byte, GETs dropped after it.
+    Afterwards the broker holds none of them and nobody shows as present."""
+    path = f"/api/v1/projects/{project['id']}/events?presence=true"
+    request = ("{method} " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               f"Authorization: Bearer {owner.token}\r\n\r\n")
+
+    async def one(n: int, gate: asyncio.Semaphore) -> None:
+        async with gate:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(request.format(method="HEAD" if n % 3 == 0 else "GET").encode())
+            await writer.drain()
+            if n % 3 != 1:  # a HEAD answer, or a stream's first bytes
+                assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 200")
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def open_and_drop() -> None:
+        gate = asyncio.Semaphore(50)
+        await asyncio.gather(*(one(n, gate) for n in range(1000)))
+
+    run_sync(open_and_drop())
+
+    async def held() -> int:
+        return server.app.state.broker.subscriber_count()  # type: ignore[no-any-return]
+
+    deadline = time.monotonic() + 10
+    while server.call(held()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.call(held()) == 0
+    watcher = streams(server, owner, f"/api/v1/projects/{project['id']}/events")
+    assert watcher.until("presence").data["user_ids"] == []
+
+
+def closed_within(stream: Stream, seconds: float) -> str:
+    """The reason of the stream's stream.closed frame, which must come within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            frame = stream.next(left)
+        except TimeoutError:
+            break
+        if frame is None:
+            raise AssertionError("the stream ended without a stream.closed frame")
+        if frame.event == "stream.closed":
+            return str(frame.data["reason"])
+    raise AssertionError(f"the stream was still open after {seconds}s")
+
+
+@pytest.fixture(params=BACKENDS)
+def quick_heartbeats(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Server]:
+    """A server of each engine whose streams beat (and are re-checked) every second."""
+    if request.param == "sqlite":
+        server = Server(tmp_path, stream_heartbeat_seconds=1).start()
+        yield server
+        server.stop()
+        return
+    name = f"tasklette_beats_{os.getpid()}_{next(_beats)}"
+    run_sync(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        server = Server(tmp_path, stream_heartbeat_seconds=1,
+                        database_url=POSTGRES_URL.rsplit("/", 1)[0] + "/" + name).start()
+        yield server
+        server.stop()
+    finally:
+        run_sync(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+_beats = itertools.count(1)
+
+
+def test_a_revoked_token_ends_its_streams_within_a_heartbeat(
+        quick_heartbeats: Server, streams: Any) -> None:
+    server = quick_heartbeats
+    row = server.call(_insert_user(server, "rev"))
+    actor = Actor(row["id"], "rev")
+    token, secret = server.call(tokens.create(server.db, actor, "t"))
+    _, other = server.call(tokens.create(server.db, actor, "kept"))
+    with httpx.Client(base_url=server.base_url,
+                      headers={"Authorization": f"Bearer {secret}"}) as client:
+        project = client.post("/api/v1/projects", json={"name": "P"}).json()
+    user = User(row["id"], "rev", secret, None)  # type: ignore[arg-type]
+    kept = User(row["id"], "rev", other, None)  # type: ignore[arg-type]
+    board = streams(server, user, f"/api/v1/projects/{project['id']}/events")
+    mine = streams(server, user, "/api/v1/me/events")
+    still = streams(server, kept, f"/api/v1/projects/{project['id']}/events")
+    board.until("presence")
+    server.call(tokens.revoke(server.db, actor, token["id"]))
+    for stream in (board, mine):
+        assert "revoked" in closed_within(stream, 2.5)
+        assert stream.next(2) is None
+    # A stream on another token of the same user stays open.
+    assert still.until("presence").data is not None
+    assert not still.ended
+    assert still.next(2) is not None and not still.ended
+
+
+@pytest.mark.parametrize("how", ["sign out", "idle past the timeout"])
+def test_an_ended_session_ends_its_streams_within_a_heartbeat(
+        quick_heartbeats: Server, how: str) -> None:
+    server = quick_heartbeats
+    row = server.call(_insert_user(server, "out"))
+    _, secret = server.call(tokens.create(server.db, Actor(row["id"], "out"), "t"))
+    with httpx.Client(base_url=server.base_url,
+                      headers={"Authorization": f"Bearer {secret}"}) as client:
+        project = client.post("/api/v1/projects", json={"name": "P"}).json()
+    with httpx.Client(base_url=server.base_url, timeout=30,
+                      headers={"Sec-Fetch-Site": "same-origin"}) as browser:
+        signed_in = browser.post("/signin", data={"username": "out", "password": PASSWORD})
+        assert signed_in.status_code == 303, signed_in.text
+        cookie = "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
+        stream = Stream(f"{server.base_url}/api/v1/projects/{project['id']}/events",
+                        {"Cookie": cookie})
+        try:
+            assert stream.status == 200
+            stream.until("presence")
+            assert stream.next(1.5) is not None and not stream.ended  # a heartbeat passes
+            if how == "sign out":
+                assert browser.post("/signout").status_code == 303
+            else:
+                server.call(_last_seen_long_ago(server))
+            assert "signed out" in closed_within(stream, 2.5)
+            assert stream.next(2) is None
+        finally:
+            stream.close()
+
+
+async def _last_seen_long_ago(server: Server) -> None:
+    async with server.db.transaction() as tx:
+        await tx.execute("UPDATE sessions SET last_seen_at = ?",
+                         ("2000-01-01T00:00:00.000000Z",))

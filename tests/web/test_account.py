@@ -89,12 +89,18 @@ def test_password_change_ends_other_sessions(server: Server, browse: Any,
                                        "password": "new password 1",
                                        "password_again": "new password 2"})
     assert "not the same" in mismatch.text
+    kept = first.client.cookies["tasklette_session"]
     ok = first.post("/account", {"current_password": "correct horse battery",
                                  "password": "new password 1",
                                  "password_again": "new password 1"})
     assert ok.status_code == 303
-    assert first.page("/account").status_code == 200  # this browser got a new session
+    assert first.page("/account").status_code == 200  # this browser stays signed in
+    assert first.client.cookies["tasklette_session"] == kept  # in the session it had
     assert second.page("/account").status_code == 303  # the other one is signed out
+    assert server.sql("SELECT COUNT(*) FROM sessions WHERE user_id = ?",
+                      (user.id,))[0][0] == 1
+    # The API tokens are credentials of their own: they go on working until revoked.
+    assert user.client.get("/api/v1/me").status_code == 200
 
 
 def test_tokens_page_shows_a_new_token_once(server: Server, browse: Any) -> None:
@@ -208,3 +214,31 @@ def test_sign_up_is_off_by_default_and_works_when_on(server: Server,
             assert client.get("/setup").headers["location"] == "/signin"  # setup is over
     finally:
         open_server.stop()
+
+
+def test_a_session_can_be_checked_for_still_standing(server: Server, browse: Any,
+                                                     make_user: Any) -> None:
+    # What an event stream asks at each heartbeat: one read, no write.
+    import hashlib
+    from datetime import timedelta
+
+    from tasklette.services import sessions
+
+    user: User = make_user("check")
+    tabs = [browse(user) for _ in range(3)]
+    hashes = [hashlib.sha256(tab.client.cookies["tasklette_session"].encode()).hexdigest()
+              for tab in tabs]
+    idle = timedelta(minutes=server.settings.session_idle_minutes)
+
+    def standing() -> list[bool]:
+        return [server.call(sessions.is_active(server.db, h, idle)) for h in hashes]
+
+    assert standing() == [True, True, True]
+    assert not server.call(sessions.is_active(server.db, hashes[0], timedelta(0)))  # idle
+    tabs[2].post("/signout")
+    assert standing() == [True, True, False]
+    changed = tabs[0].post("/account", {"current_password": "correct horse battery",
+                                        "password": "new password 2",
+                                        "password_again": "new password 2"})
+    assert changed.status_code == 303
+    assert standing() == [True, False, False]

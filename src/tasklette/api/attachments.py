@@ -14,10 +14,11 @@ from urllib.parse import quote
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
-from tasklette.api.http import JSON, Problem, problem_response
+from tasklette.api.http import JSON, Problem, content_length, problem_response
 from tasklette.blobs.sniff import is_inline_image
 from tasklette.blobs.store import BlobStore
 from tasklette.blobs.upload import MultipartUpload, UploadLimits, UploadRefused
+from tasklette.numbers import int_or_none
 from tasklette.services import attachments
 from tasklette.services.errors import NotFound
 from tasklette.services.permissions import Actor
@@ -56,13 +57,10 @@ def _check_headers(request: Request, limits: UploadLimits) -> None:
         raise Problem(415, "Unsupported media type",
                       "send the files as multipart/form-data, one part per file")
     declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit() or len(declared) > 19:
-            raise Problem(400, "Bad request", "the Content-Length header is not a number")
-        if int(declared) > limits.max_request_bytes:
-            raise Problem(413, "Content too large",
-                          f"the request body ({int(declared)} bytes) is over the limit of "
-                          f"{limits.max_request_bytes} bytes per upload")
+    if declared is not None and (length := content_length(declared)) > limits.max_request_bytes:
+        raise Problem(413, "Content too large",
+                      f"the request body ({length} bytes) is over the limit of "
+                      f"{limits.max_request_bytes} bytes per upload")
 
 
 async def receive_files(request: Request, actor: Actor, task_id: int,
@@ -112,8 +110,7 @@ async def list_attachments(request: Request, actor: Actor) -> Any:
 
 
 async def delete_attachment(request: Request, actor: Actor) -> None:
-    await attachments.delete(_db(request), _store(request), actor,
-                             request.path_params["attachment_id"])
+    await attachments.delete(_db(request), actor, request.path_params["attachment_id"])
 
 
 # --- download -----------------------------------------------------------------------------
@@ -134,14 +131,14 @@ def byte_range(header: str, size: int) -> tuple[int, int] | None:
     if unit.strip().lower() != "bytes" or "," in spec:
         return None
     first, dash, last = (part.strip() for part in spec.partition("-"))
-    if not dash or not all(p.isdigit() and len(p) <= 19 for p in (first, last) if p):
+    start, stop = int_or_none(first, max_digits=19), int_or_none(last, max_digits=19)
+    if not dash or (first and start is None) or (last and stop is None):
         return None
-    if not first:  # the last N bytes
-        if not last or int(last) == 0 or size == 0:
+    if start is None:  # the last N bytes
+        if not stop or size == 0:
             raise RangeNotSatisfiable()
-        return max(size - int(last), 0), size
-    start = int(first)
-    end = min(int(last) + 1, size) if last else size
+        return max(size - stop, 0), size
+    end = min(stop + 1, size) if stop is not None else size
     if start >= size:
         raise RangeNotSatisfiable()
     if end <= start:

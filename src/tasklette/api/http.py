@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -13,9 +12,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tasklette.numbers import int_or_none
 from tasklette.services import tokens
 from tasklette.services.errors import ServiceError, Unauthenticated
 from tasklette.services.permissions import Actor
+from tasklette.storage.database import DatabaseUnavailable
 
 log = logging.getLogger("tasklette.api")
 
@@ -59,15 +60,20 @@ def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
 # --- input ------------------------------------------------------------------------------
 
 
+def content_length(declared: str) -> int:
+    """The length a Content-Length header declares; 400 when it is not ASCII digits."""
+    length = int_or_none(declared.strip(), max_digits=19)
+    if length is None:
+        raise Problem(400, "Bad request", "the Content-Length header is not a number")
+    return length
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it passes `limit` bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None:
-        if not declared.isdigit():
-            raise Problem(400, "Bad request", "the Content-Length header is not a number")
-        if int(declared) > limit:
-            raise Problem(413, "Content too large",
-                          f"the request body is over the limit of {limit} bytes")
+    if declared is not None and content_length(declared) > limit:
+        raise Problem(413, "Content too large",
+                      f"the request body is over the limit of {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
@@ -116,30 +122,31 @@ def if_match_version(request: Request) -> int | None:
     raw = request.headers.get("if-match")
     if raw is None:
         return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit() or len(value) > 18:
+    version = int_or_none(raw.strip().removeprefix("W/").strip('"'))
+    if version is None:
         raise Problem(400, "Bad request", "If-Match must name a task version, like \"3\"")
-    return int(value)
+    return version
 
 
 # --- authentication ---------------------------------------------------------------------
 
 
 async def authenticate(request: Request) -> Actor:
-    """The user of the request's bearer token, or of its browser session; 401 otherwise."""
-    header = request.headers.get("authorization")
-    if header is None:
-        from tasklette.web.auth import check_csrf_token, current_session
+    """The user of the request's bearer token, or of its browser session; 401 otherwise.
 
+    Only a bearer token counts as one: any other Authorization header (HTTP Basic for
+    a proxy in front, say) is a browser's, so the session and its CSRF checks apply.
+    """
+    from tasklette.web.auth import bearer_token, check_csrf_token, current_session
+
+    secret = bearer_token(request.headers.get("authorization"))
+    if secret is None:
         session = await current_session(request)
         if session is not None:
             check_csrf_token(request, session, request.headers.get("x-csrf-token"))
             return session.actor
         raise Unauthenticated("send an API token: Authorization: Bearer <token>")
-    scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        raise Unauthenticated("send an API token: Authorization: Bearer <token>")
-    actor = await tokens.authenticate(request.app.state.db, secret.strip())
+    actor = await tokens.authenticate(request.app.state.db, secret)
     if actor is None:
         raise Unauthenticated("the API token is not valid, or it was revoked")
     return actor
@@ -171,12 +178,16 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
                             headers=exc.headers)
 
 
-async def handle_database_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, sqlite3.Error)
-    log.warning("database error on %s %s: %s", request.method, request.url.path, exc)
+RETRY_AFTER = {"retry-after": "1"}
+
+
+async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
+    """503 and Retry-After: the database is busy or out of reach (any other error is a 500)."""
+    assert isinstance(exc, DatabaseUnavailable)
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
     return problem_response(503, "Service unavailable",
-                            "the database is busy; try again in a moment",
-                            headers={"retry-after": "1"})
+                            "the database is busy or out of reach; try again in a moment",
+                            headers=RETRY_AFTER)
 
 
 _TITLES = {400: "Bad request", 404: "Not found", 405: "Method not allowed"}

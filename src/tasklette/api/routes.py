@@ -24,7 +24,6 @@ from tasklette.api import (
     tasks,
 )
 from tasklette.api.http import JSON, authenticate, parse_body, parse_query
-from tasklette.storage.database import TransientError
 
 
 class IdConvertor(Convertor[int]):
@@ -72,14 +71,9 @@ class Endpoint:
                 kwargs["query"] = parse_query(request, query_model)
             if body_model is not None:
                 kwargs["body"] = await parse_body(request, body_model)
-            for attempt in range(3):
-                try:
-                    result = await view(request, actor, **kwargs)
-                    break
-                except TransientError:
-                    # Rolled back by a conflict with another writer: nothing was saved.
-                    if attempt == 2:
-                        raise
+            # Deadlocks are retried inside the services (storage.database.retried), by
+            # unit of work: a view runs once, so a request body is read once.
+            result = await view(request, actor, **kwargs)
             if isinstance(result, Response):
                 return result
             if status == 204:

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 
 from tasklette.live.response import cut_if_stuck
+from tasklette.services.permissions import Credential
 from tasklette.storage.database import Row
 from tasklette.storage.events import recipients
 
@@ -54,9 +55,11 @@ class Subscriber:
     """One open stream's queue of frames (each frame with its event id, or 0)."""
 
     def __init__(self, broker: Broker, user_id: int, project_id: int | None,
-                 project_ids: set[int], *, present: bool, limit: int) -> None:
+                 project_ids: set[int], *, present: bool, limit: int,
+                 credential: Credential | None = None) -> None:
         self.broker = broker
         self.user_id = user_id
+        self.credential = credential  # what the stream signed in with: re-checked
         self.project_id = project_id  # None for a user's notification stream
         self.project_ids = project_ids
         self.present = present
@@ -124,18 +127,19 @@ class Broker:
 
     # --- subscribing ----------------------------------------------------------------
 
-    def subscribe_project(self, project_id: int, user_id: int, *, present: bool = False
-                          ) -> Subscriber:
+    def subscribe_project(self, project_id: int, user_id: int, *, present: bool = False,
+                          credential: Credential | None = None) -> Subscriber:
         subscriber = Subscriber(self, user_id, project_id, {project_id}, present=present,
-                                limit=self._queue_limit)
+                                limit=self._queue_limit, credential=credential)
         before = self.local_viewers(project_id)
         self._projects[project_id].add(subscriber)
         self._presence_changed(project_id, before)
         return subscriber
 
-    def subscribe_user(self, user_id: int, project_ids: set[int]) -> Subscriber:
+    def subscribe_user(self, user_id: int, project_ids: set[int], *,
+                       credential: Credential | None = None) -> Subscriber:
         subscriber = Subscriber(self, user_id, None, set(project_ids), present=False,
-                                limit=self._queue_limit)
+                                limit=self._queue_limit, credential=credential)
         self._users[user_id].add(subscriber)
         return subscriber
 
@@ -154,6 +158,10 @@ class Broker:
             group.discard(subscriber)
             if not group:
                 del index[key]
+
+    def subscribers(self) -> list[Subscriber]:
+        """Every open subscription of this process."""
+        return [s for group in [*self._projects.values(), *self._users.values()] for s in group]
 
     def subscriber_count(self) -> int:
         return sum(map(len, self._projects.values())) + sum(map(len, self._users.values()))

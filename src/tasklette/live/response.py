@@ -26,40 +26,46 @@ HEADERS = [
 ]
 
 
+Opened = tuple[AsyncGenerator[bytes, None], Callable[[str], None]]
+
+
 class EventStreamResponse(Response):
     media_type = "text/event-stream"
 
-    def __init__(self, frames: AsyncGenerator[bytes, None],
-                 hang_up: Callable[[str], None]) -> None:
+    def __init__(self, open_stream: Callable[[], Opened]) -> None:
         self.status_code = 200
         self.background = None
         self.raw_headers = list(HEADERS)
-        self.frames = frames
-        self.hang_up = hang_up  # closes the stream's subscription: the frames then end
+        # Called once the response has started: it subscribes, and returns the frames
+        # and how to hang up (close the subscription: the frames then end). A HEAD, or
+        # a client gone before the headers could be sent, leaves nothing subscribed.
+        self.open_stream = open_stream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 200,
                     "headers": self.raw_headers})
         if scope["method"] == "HEAD":
             await send({"type": "http.response.body", "body": b""})
-            await self.frames.aclose()
             return
-        watcher = asyncio.ensure_future(self._watch(receive))
+        frames, hang_up = self.open_stream()
+        watcher = asyncio.ensure_future(self._watch(receive, hang_up))
         try:
-            async for frame in self.frames:
+            async for frame in frames:
                 await send({"type": "http.response.body", "body": frame, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             pass  # the client went away mid-send
         finally:
             watcher.cancel()
-            await self.frames.aclose()
+            hang_up("the stream ended")  # also when cancelled before the first frame
+            await frames.aclose()
 
-    async def _watch(self, receive: Receive) -> None:
+    @staticmethod
+    async def _watch(receive: Receive, hang_up: Callable[[str], None]) -> None:
         with contextlib.suppress(OSError):
             while (await receive())["type"] != "http.disconnect":
                 pass
-        self.hang_up("the client disconnected")
+        hang_up("the client disconnected")
 
 
 def cut_if_stuck(task: asyncio.Task[object] | None) -> None:

@@ -1,6 +1,7 @@
 """Event streams: replay what a client missed from the table, then follow the broker.
 
-A stream subscribes to the broker *before* it reads the table, so an event that
+A stream subscribes to the broker when its response starts (a HEAD, or a client gone
+before then, never subscribes), and *before* it reads the table, so an event that
 commits meanwhile is either in what it reads or in its queue (or both: ids it
 has already sent are skipped). That makes "everything after N, in order, once"
 hold across reconnects, restarts and a switch to another process.
@@ -22,22 +23,11 @@ REPLAY_BATCH = 500
 RETRY = b"retry: 1000\n\n"  # how soon a browser reconnects after a drop (ms)
 
 
-async def require_member(db: Database, actor: Actor, project_id: int) -> None:
-    """Only members may follow a project (others get 404, as for the project itself)."""
-    async with db.reading() as conn:
-        permissions.require_read(await projects.role_of(conn, project_id, actor.id), "project")
-
-
-async def my_project_ids(db: Database, actor: Actor) -> set[int]:
-    async with db.reading() as conn:
-        return {row["id"] for row in await projects.list_for_member(conn, actor.id)}
-
-
 def closing_frame(reason: str) -> bytes:
     return b"event: stream.closed\ndata: %s\n\n" % orjson.dumps({"reason": reason})
 
 
-async def project_stream(db: Database, broker: Broker, subscriber: Subscriber, actor: Actor,
+async def project_stream(db: Database, broker: Broker, subscriber: Subscriber,
                          project_id: int, after: int | None, *, heartbeat: float
                          ) -> AsyncGenerator[bytes, None]:
     """A project's events after `after` (none when None), then live ones, and presence.
@@ -55,8 +45,7 @@ async def project_stream(db: Database, broker: Broker, subscriber: Subscriber, a
                     after):
                 yield encode_event(event)
                 sent = event["id"]
-        async for frame in _tail(subscriber, sent, heartbeat,
-                                 lambda: _still_member(db, actor, project_id), presence):
+        async for frame in _tail(subscriber, sent, heartbeat, presence):
             yield frame
     finally:
         subscriber.close("the stream ended")
@@ -78,11 +67,7 @@ async def user_stream(db: Database, subscriber: Subscriber, actor: Actor, after:
                 if actor.id in events.recipients(event["actor_id"], event["kind"],
                                                  event["payload"]):
                     yield encode_event(event)
-
-        async def signed_in() -> bool:
-            return True
-
-        async for frame in _tail(subscriber, sent, heartbeat, signed_in):
+        async for frame in _tail(subscriber, sent, heartbeat):
             yield frame
     finally:
         subscriber.close("the stream ended")
@@ -102,19 +87,16 @@ async def _replay(db: Database, read: Callable[[Conn, int], Awaitable[list[Row]]
             return
 
 
-async def _tail(subscriber: Subscriber, sent: int, heartbeat: float,
-                still_allowed: Callable[[], Awaitable[bool]], presence: bytes = b""
+async def _tail(subscriber: Subscriber, sent: int, heartbeat: float, presence: bytes = b""
                 ) -> AsyncIterator[bytes]:
     """Frames from the broker, skipping ids (and the presence) already sent; a heartbeat
-    when idle. At each heartbeat `still_allowed()` is asked again; False ends the stream.
+    when idle. (Whether the stream may stay open is checked for all streams at once, by
+    `guard.StreamGuard`, not here.)
     """
     while subscriber.closed is None:
         frames = await subscriber.next_frames(heartbeat)
         if not frames:
             if subscriber.closed is not None:
-                break
-            if not await still_allowed():
-                subscriber.close("you are no longer a member of this project")
                 break
             yield b": heartbeat\n\n"
             continue
@@ -130,11 +112,6 @@ async def _tail(subscriber: Subscriber, sent: int, heartbeat: float,
             yield frame
     if subscriber.closed != "the stream ended":
         yield closing_frame(subscriber.closed or "closed")
-
-
-async def _still_member(db: Database, actor: Actor, project_id: int) -> bool:
-    async with db.reading() as conn:
-        return permissions.can_read(await projects.role_of(conn, project_id, actor.id))
 
 
 async def page_start(db: Database, actor: Actor, project_id: int) -> dict[str, object]:

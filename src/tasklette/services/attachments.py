@@ -1,13 +1,15 @@
 """Attachments: files on tasks. Members read them; editors add and delete them.
 
-A file's bytes are put into the blob store and its row (with its event) written in
-one transaction, under a lock on its digest that removing a blob takes too: a
-blob is never removed while a new row comes to name it. Removing the last row
-naming a blob removes the blob, once that removal is committed.
+A file's bytes are put into the blob store, then its row (with its event) written in
+one transaction, under a lock on its digest that removing a blob takes too; no call
+to the store is made while a transaction is open. Deleting the last row naming a
+blob removes the blob after a grace period (services.blob_garbage).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import unicodedata
 from collections.abc import Callable
@@ -17,22 +19,17 @@ from typing import Any
 from tasklette.blobs.sniff import sniff
 from tasklette.blobs.spool import Spool
 from tasklette.blobs.store import BlobStore
+from tasklette.services import blob_garbage as blob_garbage_service
 from tasklette.services import permissions
-from tasklette.services.errors import NotFound, ServiceError
+from tasklette.services.errors import Busy, NotFound
 from tasklette.services.permissions import Actor
-from tasklette.storage import attachments, events, tasks
-from tasklette.storage.database import Database, Row, TransientError
+from tasklette.storage import attachments, blob_garbage, events, tasks
+from tasklette.storage.database import Database, Row, retried
 
 MAX_NAME = 255
+REMOVAL_WAITS = 200  # of 50 ms: how long an upload waits for a removal of its bytes
 # Bidirectional controls can make "evil\u202Etxt.exe" read as "evilexe.txt".
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-
-
-class Busy(ServiceError):
-    """The database kept refusing the change because of other writers."""
-
-    status = 503
-    title = "Service unavailable"
 
 
 @dataclass
@@ -42,6 +39,7 @@ class NewFile:
     filename: str | None
     spool: Spool
     stored: bool = False  # put into the blob store (once, even if recording is retried)
+    removals_seen: int = 0  # the file's count of removals before it was put
 
 
 def clean_filename(raw: str | None) -> str:
@@ -82,21 +80,34 @@ async def require_uploader(db: Database, actor: Actor, task_id: int) -> Row:
 async def add(db: Database, store: BlobStore, actor: Actor, task_id: int,
               files: list[NewFile]) -> list[Row]:
     """Store finished uploads and record them on the task; the new attachments."""
-    for attempt in range(3):
-        try:
-            return await _add(db, store, actor, task_id, files)
-        except TransientError:
-            if attempt == 2:
-                raise Busy("the database is busy; try the upload again in a moment") from None
-    raise AssertionError("unreachable")
+    try:
+        return await _add(db, store, actor, task_id, files)
+    except BaseException:
+        # Put but not recorded (the task went, the database refused): the sweeper
+        # removes the files later, unless other attachments have them.
+        stored = [file.spool.sha256 for file in files if file.stored]
+        if stored:
+            with contextlib.suppress(Exception):
+                await _note_unrecorded(db, stored)
+        raise
 
 
+@retried
+async def _note_unrecorded(db: Database, digests: list[str]) -> None:
+    async with db.transaction() as tx:
+        await blob_garbage_service.note_deleted(tx, digests)
+
+
+@retried
 async def _add(db: Database, store: BlobStore, actor: Actor, task_id: int,
                files: list[NewFile]) -> list[Row]:
     # The bytes go into the store before the transaction, which then only records them:
     # a large file sent to S3 must not hold up every other writer meanwhile.
-    for file in files:
-        if not file.stored:
+    unstored = [file for file in files if not file.stored]
+    if unstored:
+        seen = await _settled_removals(db, [file.spool.sha256 for file in unstored])
+        for file in unstored:
+            file.removals_seen = seen[file.spool.sha256]
             await store.put_spool(file.spool)
             file.stored = True
     async with db.transaction() as tx:
@@ -107,11 +118,11 @@ async def _add(db: Database, store: BlobStore, actor: Actor, task_id: int,
         digests = sorted({file.spool.sha256 for file in files})
         for sha256 in digests:  # one lock order
             await attachments.lock_blob(tx, sha256)
-        for sha256 in digests:
-            # Under the lock: a `blobs gc`, or the deletion of another attachment with the
-            # same bytes, may have removed the blob since it was put.
-            if await store.stat(sha256) is None:
-                raise Busy("the file was removed while it was being saved; upload it again")
+        # Under the lock, and with no call to the store: was the file removed (or is it
+        # being removed) since it was put? Its bytes are gone with it, so ask again.
+        now = await blob_garbage.removals(tx, digests)
+        if any(now[file.spool.sha256] != (file.removals_seen, False) for file in files):
+            raise Busy("the file was removed while it was being saved; upload it again")
         created = []
         for file in files:
             spool = file.spool
@@ -125,6 +136,18 @@ async def _add(db: Database, store: BlobStore, actor: Actor, task_id: int,
                                 task_id=task_id)
             created.append(row)
     return created
+
+
+async def _settled_removals(db: Database, digests: list[str]) -> dict[str, int]:
+    """Each digest's count of finished removals, once none is under way (waiting for one,
+    so that the file is put after it rather than into it)."""
+    for _ in range(REMOVAL_WAITS):
+        async with db.reading() as conn:
+            found = await blob_garbage.removals(conn, digests)
+        if not any(under_way for _, under_way in found.values()):
+            return {sha256: count for sha256, (count, _) in found.items()}
+        await asyncio.sleep(0.05)
+    raise Busy("a file with the same bytes is being removed; upload it again in a moment")
 
 
 async def list_for_task(db: Database, actor: Actor, task_id: int) -> list[Row]:
@@ -143,28 +166,21 @@ async def get(db: Database, actor: Actor, attachment_id: int) -> Row:
     return found
 
 
-async def delete(db: Database, store: BlobStore, actor: Actor, attachment_id: int) -> Row:
-    """Remove the attachment (editors); its blob too when nothing else names it."""
+@retried
+async def delete(db: Database, actor: Actor, attachment_id: int) -> Row:
+    """Remove the attachment (editors); its file goes after the grace period, unless
+    another attachment has the same bytes (services.blob_garbage)."""
     async with db.transaction() as tx:
         found = await attachments.get_for_member(tx, attachment_id, actor.id)
         if found is None:
             raise NotFound("attachment not found")
         permissions.require_edit(found["role"], "attachment")
         await attachments.delete(tx, attachment_id)
+        await blob_garbage_service.note_deleted(tx, [found["sha256"]])
         await events.append(tx, found["project_id"], actor.id, "attachment.deleted",
                             "attachment", attachment_id,
                             _summary(found, found["task_title"]), task_id=found["task_id"])
-    await collect_blob(db, store, found["sha256"])
     return found
-
-
-async def collect_blob(db: Database, store: BlobStore, sha256: str) -> bool:
-    """Remove the blob if no attachment names it (decided under its lock); True if gone."""
-    async with db.transaction() as tx:
-        await attachments.lock_blob(tx, sha256)
-        if await attachments.is_referenced(tx, sha256):
-            return False
-        return await store.delete(sha256)
 
 
 # --- checking and collecting the whole store (tasklette blobs check / gc) ----------------
@@ -221,7 +237,8 @@ async def collect_garbage(db: Database, store: BlobStore,
     report = CollectReport()
     async for blob in store.iterate():
         # The snapshot only spares the lock for blobs in use; the decision is locked.
-        if blob.sha256 not in referenced and await collect_blob(db, store, blob.sha256):
+        if blob.sha256 not in referenced and \
+                await blob_garbage_service.remove_if_unreferenced(db, store, blob.sha256):
             report.removed += 1
             report.freed_bytes += blob.size
         else:

@@ -12,7 +12,7 @@ from icalendar import Calendar, Event, vDuration
 from tasklette import __version__
 from tasklette.services.permissions import Actor
 from tasklette.storage import calendar_feeds as store
-from tasklette.storage.database import Database, Row
+from tasklette.storage.database import Database, Row, retried
 from tasklette.storage.tasks import PRIORITIES
 
 PREFIX = "cal_"
@@ -31,6 +31,7 @@ async def status(db: Database, actor: Actor) -> Row | None:
         return await store.get(conn, actor.id)
 
 
+@retried
 async def regenerate(db: Database, actor: Actor) -> tuple[Row, str]:
     """A new secret feed address for the actor (the old one stops working): row, secret."""
     secret = PREFIX + secrets.token_urlsafe(32)
@@ -39,6 +40,7 @@ async def regenerate(db: Database, actor: Actor) -> tuple[Row, str]:
     return row, secret
 
 
+@retried
 async def turn_off(db: Database, actor: Actor) -> bool:
     """Remove the actor's feed; False when there was none."""
     async with db.transaction() as tx:

@@ -6,7 +6,7 @@ from tasklette.services import permissions
 from tasklette.services.errors import Conflict, Invalid, NotFound
 from tasklette.services.permissions import Actor
 from tasklette.storage import columns, events, projects, tasks
-from tasklette.storage.database import Database, Row, Tx
+from tasklette.storage.database import Database, Row, Tx, retried
 
 MAX_COLUMNS = 100
 
@@ -25,6 +25,7 @@ async def _editable(tx: Tx, actor: Actor, column_id: int) -> Row:
     return column
 
 
+@retried
 async def create(db: Database, actor: Actor, project_id: int, name: str,
                  position: int | None = None) -> Row:
     async with db.transaction() as tx:
@@ -42,13 +43,16 @@ async def create(db: Database, actor: Actor, project_id: int, name: str,
     return column
 
 
+@retried
 async def update(db: Database, actor: Actor, column_id: int, name: str | None,
                  position: int | None) -> Row:
     """Rename a column and/or move it to another place on the board."""
     async with db.transaction() as tx:
-        column = await _editable(tx, actor, column_id)
-        project_id = column["project_id"]
+        project_id = (await _editable(tx, actor, column_id))["project_id"]
         await projects.lock(tx, project_id)
+        column = await columns.get(tx, column_id)  # its position now that moves wait
+        if column is None:
+            raise NotFound("column not found")
         if name is not None:
             await columns.rename(tx, column_id, name)
         if position is not None:
@@ -64,18 +68,23 @@ async def update(db: Database, actor: Actor, column_id: int, name: str | None,
     return updated
 
 
+@retried
 async def delete(db: Database, actor: Actor, column_id: int, move_to: int | None) -> None:
     """Delete a column; its tasks must be moved to `move_to` unless it is empty."""
     async with db.transaction() as tx:
-        column = await _editable(tx, actor, column_id)
-        project_id = column["project_id"]
+        project_id = (await _editable(tx, actor, column_id))["project_id"]
         await projects.lock(tx, project_id)
+        await columns.lock(tx, column_id, *([] if move_to is None else [move_to]))
+        # Read again under the locks: a task created or moved into the column meanwhile
+        # has committed by now (and holds it), or another deletion took the column first.
+        column = await columns.get(tx, column_id)
+        if column is None:
+            raise NotFound("column not found")
         moved = 0
         if move_to is not None:
             if move_to == column_id or not await columns.in_project(tx, project_id, move_to):
                 raise Invalid("move_to must be another column of the same project",
                               field="move_to")
-            await columns.lock(tx, column_id, move_to)
             moved = await tasks.move_column_tasks(tx, column_id, move_to)
         elif column["task_count"]:
             raise Conflict(f"the column still holds {column['task_count']} tasks: delete them "

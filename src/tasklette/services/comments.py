@@ -6,7 +6,7 @@ from tasklette.services import permissions
 from tasklette.services.errors import Forbidden, NotFound
 from tasklette.services.permissions import Actor
 from tasklette.storage import comments, events, tasks
-from tasklette.storage.database import Database, Row, Tx
+from tasklette.storage.database import Database, Row, Tx, retried
 
 
 async def list_for_task(db: Database, actor: Actor, task_id: int) -> list[Row]:
@@ -16,6 +16,7 @@ async def list_for_task(db: Database, actor: Actor, task_id: int) -> list[Row]:
         return await comments.list_for_task(conn, task_id)
 
 
+@retried
 async def create(db: Database, actor: Actor, task_id: int, body: str) -> Row:
     async with db.transaction() as tx:
         task = await tasks.get_for_member(tx, task_id, actor.id)
@@ -39,6 +40,7 @@ async def _own(tx: Tx, actor: Actor, comment_id: int) -> Row:
     return comment
 
 
+@retried
 async def edit(db: Database, actor: Actor, comment_id: int, body: str) -> Row:
     async with db.transaction() as tx:
         found = await _own(tx, actor, comment_id)
@@ -52,6 +54,7 @@ async def edit(db: Database, actor: Actor, comment_id: int, body: str) -> Row:
     return comment
 
 
+@retried
 async def delete(db: Database, actor: Actor, comment_id: int) -> None:
     async with db.transaction() as tx:
         found = await _own(tx, actor, comment_id)

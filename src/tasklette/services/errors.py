@@ -56,6 +56,20 @@ class Invalid(ServiceError):
         super().__init__(detail, errors=errors)
 
 
+class Busy(ServiceError):
+    """The database kept refusing the change because of other writers at the same moment."""
+
+    status = 503
+    title = "Service unavailable"
+
+
+class TooLarge(ServiceError):
+    """The request is larger than what this form or endpoint accepts."""
+
+    status = 413
+    title = "Content too large"
+
+
 class Unauthenticated(ServiceError):
     status = 401
     title = "Unauthorized"

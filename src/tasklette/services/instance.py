@@ -20,7 +20,7 @@ import orjson
 from tasklette.blobs.store import BlobStore
 from tasklette.services.errors import Invalid
 from tasklette.storage import instance
-from tasklette.storage.database import Database, IntegrityError
+from tasklette.storage.database import Database, IntegrityError, retried
 from tasklette.storage.migrations import latest_version
 from tasklette.storage.open import schema_version
 
@@ -91,6 +91,7 @@ def size_of(path: Path) -> int:
     return int(sum(manifest["tables"].values()) + manifest["blobs"])
 
 
+@retried
 async def import_(db: Database, store: BlobStore, path: Path,
                   progress: Progress = lambda what, n: None) -> dict[str, Any]:
     """Fill this empty instance from an export at `path`; the export's manifest."""

@@ -9,7 +9,7 @@ from tasklette.services import permissions
 from tasklette.services.errors import Conflict, Invalid, NotFound
 from tasklette.services.permissions import Actor
 from tasklette.storage import events, labels, projects
-from tasklette.storage.database import Database, IntegrityError, Row
+from tasklette.storage.database import Database, IntegrityError, Row, retried
 
 COLOR = re.compile(r"#(?:[0-9a-f]{3}|[0-9a-f]{6})")
 
@@ -30,6 +30,7 @@ async def list_for_project(db: Database, actor: Actor, project_id: int) -> list[
         return await labels.list_for_project(conn, project_id)
 
 
+@retried
 async def create(db: Database, actor: Actor, project_id: int, name: str, color: str) -> Row:
     color = normalise_color(color)
     try:
@@ -53,6 +54,7 @@ async def get(db: Database, actor: Actor, label_id: int) -> Row:
     return label
 
 
+@retried
 async def update(db: Database, actor: Actor, label_id: int, changes: dict[str, Any]) -> Row:
     changes = dict(changes)
     if "color" in changes:
@@ -75,6 +77,7 @@ async def update(db: Database, actor: Actor, label_id: int, changes: dict[str, A
     return label
 
 
+@retried
 async def delete(db: Database, actor: Actor, label_id: int) -> None:
     async with db.transaction() as tx:
         label = await labels.get_for_member(tx, label_id, actor.id)

@@ -1,4 +1,8 @@
-"""Project members: add by username, change roles, remove; a project keeps an owner."""
+"""Project members: add by username, change roles, remove; a project keeps an owner.
+
+Every change of membership locks the project first, then reads roles: two owners
+demoting or removing each other at once are serialised, and the second sees the first.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from tasklette.services.errors import Conflict, Invalid, NotFound
 from tasklette.services.permissions import Actor
 from tasklette.services.users import normalise_username
 from tasklette.storage import events, members, projects, users
-from tasklette.storage.database import Database, Row, Tx
+from tasklette.storage.database import Database, Row, Tx, retried
 
 
 async def list_for_project(db: Database, actor: Actor, project_id: int) -> list[Row]:
@@ -29,6 +33,7 @@ async def _member(tx: Tx, project_id: int, username: str) -> Row:
     return member
 
 
+@retried
 async def add(db: Database, actor: Actor, project_id: int, username: str, role: str) -> Row:
     _check_role(role)
     async with db.transaction() as tx:
@@ -46,10 +51,12 @@ async def add(db: Database, actor: Actor, project_id: int, username: str, role: 
     return member
 
 
+@retried
 async def change_role(db: Database, actor: Actor, project_id: int, username: str,
                       role: str) -> Row:
     _check_role(role)
     async with db.transaction() as tx:
+        await projects.lock(tx, project_id)
         permissions.require_manage(await projects.role_of(tx, project_id, actor.id), "project")
         member = await _member(tx, project_id, username)
         if member["role"] == "owner" and role != "owner" \
@@ -63,9 +70,11 @@ async def change_role(db: Database, actor: Actor, project_id: int, username: str
     return member
 
 
+@retried
 async def remove(db: Database, actor: Actor, project_id: int, username: str) -> None:
     """Remove a member (owners), or leave the project oneself (anyone)."""
     async with db.transaction() as tx:
+        await projects.lock(tx, project_id)
         role = permissions.require_read(await projects.role_of(tx, project_id, actor.id),
                                         "project")
         member = await _member(tx, project_id, username)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasklette.services import permissions
+from tasklette.services import blob_garbage, permissions
 from tasklette.services.errors import NotFound
 from tasklette.services.permissions import Actor
-from tasklette.storage import columns, events, members, projects
-from tasklette.storage.database import Conn, Database, Row
+from tasklette.storage import attachments, columns, events, members, projects
+from tasklette.storage.database import Conn, Database, Row, retried
 
 DEFAULT_COLUMNS = ("To do", "In progress", "Done")
 
@@ -18,6 +18,7 @@ async def role_in(conn: Conn, actor: Actor, project_id: int) -> str:
     return permissions.require_read(await projects.role_of(conn, project_id, actor.id), "project")
 
 
+@retried
 async def create(db: Database, actor: Actor, name: str, description: str = "") -> Row:
     """Create a project owned by the actor, with the default columns."""
     async with db.transaction() as tx:
@@ -45,6 +46,7 @@ async def get(db: Database, actor: Actor, project_id: int) -> Row:
     return project
 
 
+@retried
 async def update(db: Database, actor: Actor, project_id: int, changes: dict[str, Any]) -> Row:
     """Rename, redescribe or archive a project (owners)."""
     async with db.transaction() as tx:
@@ -59,10 +61,12 @@ async def update(db: Database, actor: Actor, project_id: int, changes: dict[str,
     return project
 
 
+@retried
 async def delete(db: Database, actor: Actor, project_id: int) -> None:
     """Delete a project with everything in it (owners)."""
     async with db.transaction() as tx:
         permissions.require_manage(await projects.role_of(tx, project_id, actor.id), "project")
+        await blob_garbage.note_deleted(tx, await attachments.digests_of_project(tx, project_id))
         await projects.delete(tx, project_id)
         await events.append(tx, project_id, actor.id, "project.deleted", "project", project_id,
                             {"project_id": project_id})

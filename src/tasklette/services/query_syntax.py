@@ -45,7 +45,7 @@ STOP_WORDS = frozenset((
 ))
 
 _NAME_COLON = re.compile(r"([A-Za-z]+):")
-_DUE = re.compile(r"(<=|>=|<|>|=)?(\d{4}-\d{2}-\d{2})")
+_DUE = re.compile(r"(<=|>=|<|>|=)?([0-9]{4}-[0-9]{2}-[0-9]{2})")
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
 _HAS_WORD = re.compile(r"\w")
 

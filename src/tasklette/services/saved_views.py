@@ -9,7 +9,7 @@ from tasklette.services.errors import Conflict, Invalid, NotFound
 from tasklette.services.permissions import Actor
 from tasklette.storage import columns, events, labels, projects
 from tasklette.storage import saved_views as store
-from tasklette.storage.database import Conn, Database, IntegrityError, Row, Tx
+from tasklette.storage.database import Conn, Database, IntegrityError, Row, Tx, retried
 
 
 def shape(view: Row) -> Row:
@@ -56,6 +56,7 @@ async def _written(tx: Tx, actor: Actor, view_id: int, kind: str) -> Row:
     return shaped
 
 
+@retried
 async def create(db: Database, actor: Actor, project_id: int, name: str, query: str) -> Row:
     """Save `query` (a validated list-view query string) as `name` (editors)."""
     try:
@@ -69,6 +70,7 @@ async def create(db: Database, actor: Actor, project_id: int, name: str, query: 
         raise Conflict(f"the project already has a view named {name!r}") from None
 
 
+@retried
 async def update(db: Database, actor: Actor, view_id: int, name: str | None,
                  query: str | None) -> Row:
     """Rename a view, or give it another query (editors)."""
@@ -92,6 +94,7 @@ async def update(db: Database, actor: Actor, view_id: int, name: str | None,
         raise Conflict(f"the project already has a view named {name!r}") from None
 
 
+@retried
 async def delete(db: Database, actor: Actor, view_id: int) -> None:
     async with db.transaction() as tx:
         view = await store.get_for_member(tx, view_id, actor.id)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tasklette.services import users
 from tasklette.services.errors import TooManyRequests, Unauthenticated
-from tasklette.services.permissions import Actor
+from tasklette.services.permissions import Actor, Credential
 from tasklette.storage import sessions as store
-from tasklette.storage.database import Database
+from tasklette.storage.database import Database, Row, retried
+
+log = logging.getLogger("tasklette.sessions")
 
 # Failed sign-ins allowed per window, for one account and for one client address.
 MAX_FAILURES_PER_ACCOUNT = 5
@@ -41,6 +45,7 @@ def _parse(value: str) -> datetime:
     return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
+@retried
 async def start(db: Database, actor: Actor) -> str:
     """Open a new session for the actor; return the secret for the cookie."""
     secret = secrets.token_urlsafe(32)
@@ -49,6 +54,7 @@ async def start(db: Database, actor: Actor) -> str:
     return secret
 
 
+@retried
 async def resolve(db: Database, secret: str, idle: timedelta) -> Session | None:
     """The session of a cookie secret, unless unknown or idle for longer than `idle`."""
     if not secret or len(secret) > 100:
@@ -67,47 +73,92 @@ async def resolve(db: Database, secret: str, idle: timedelta) -> Session | None:
     if now - last_seen > TOUCH_EVERY:
         async with db.transaction() as tx:
             await store.touch(tx, id_hash)
-    actor = Actor(row["user_id"], row["username"], row["display_name"], bool(row["is_admin"]))
+    actor = Actor(row["user_id"], row["username"], row["display_name"], bool(row["is_admin"]),
+                  credential=Credential("session", id_hash))
     return Session(actor, row["csrf_token"], id_hash)
 
 
+async def is_active(db: Database, id_hash: str, idle: timedelta) -> bool:
+    """Whether the session `id_hash` still stands (not ended, not idle): one read.
+
+    For what outlives a request, such as an event stream, to check its credential.
+    """
+    async with db.reading() as conn:
+        row = await store.get(conn, id_hash)
+    return row is not None and datetime.now(UTC) - _parse(row["last_seen_at"]) <= idle
+
+
+@retried
 async def end(db: Database, secret: str) -> None:
     async with db.transaction() as tx:
         await store.delete(tx, _hash(secret))
 
 
-async def _check_throttle(db: Database, keys: list[tuple[str, int]]) -> None:
+def _throttled(row: Row | None) -> TooManyRequests:
     now = datetime.now(UTC)
-    async with db.reading() as conn:
-        for key, limit in keys:
-            row = await store.failures(conn, key)
-            if row is None or row["failures"] < limit:
-                continue
-            ends = _parse(row["window_started_at"]) + FAILURE_WINDOW
-            if ends > now:
-                wait = int((ends - now).total_seconds()) + 1
-                raise TooManyRequests(
-                    f"too many failed sign-ins; try again in {max(1, wait // 60)} minute(s)",
-                    retry_after=wait)
+    ends = _parse(row["window_started_at"]) + FAILURE_WINDOW if row else now
+    wait = max(1, int((ends - now).total_seconds()) + 1)
+    return TooManyRequests(
+        f"too many failed sign-ins; try again in {max(1, wait // 60)} minute(s)",
+        retry_after=wait)
 
 
 async def sign_in(db: Database, username: str, password: str, address: str) -> Actor:
     """Check a username and password, slowing down repeated failures (429).
 
-    The error for a wrong password and for an unknown user is the same.
+    Every attempt is counted before its password is checked (one atomic statement per
+    key), so that parallel guesses cannot all slip under the limit; a success gives
+    its count back. The error for a wrong password and for an unknown user is the same.
     """
     user_key = "user:" + username.strip().lower()[:100]
     address_key = "addr:" + address
-    await _check_throttle(db, [(user_key, MAX_FAILURES_PER_ACCOUNT),
-                               (address_key, MAX_FAILURES_PER_ADDRESS)])
+    await _take_attempts(db, [(user_key, MAX_FAILURES_PER_ACCOUNT),
+                              (address_key, MAX_FAILURES_PER_ADDRESS)])
     actor = await users.verify_password(db, username, password)
-    window_start_after = _iso(datetime.now(UTC) - FAILURE_WINDOW)
-    async with db.transaction() as tx:
-        if actor is None:
-            await store.record_failure(tx, user_key, window_start_after)
-            await store.record_failure(tx, address_key, window_start_after)
-        else:
-            await store.clear_failures(tx, user_key)
     if actor is None:
         raise Unauthenticated("the username or password is not right")
+    await _succeeded(db, user_key, address_key)
     return actor
+
+
+@retried
+async def _take_attempts(db: Database, keys: list[tuple[str, int]]) -> None:
+    window_start_after = _iso(datetime.now(UTC) - FAILURE_WINDOW)
+    async with db.transaction() as tx:
+        for key, limit in keys:
+            if await store.take_attempt(tx, key, limit, window_start_after) is None:
+                raise _throttled(await store.failures(tx, key))  # uncounts every key
+
+
+@retried
+async def _succeeded(db: Database, user_key: str, address_key: str) -> None:
+    async with db.transaction() as tx:
+        await store.clear_failures(tx, user_key)
+        await store.give_back_attempt(tx, address_key)
+
+
+@retried
+async def purge(db: Database, idle: timedelta) -> tuple[int, int]:
+    """Delete sessions idle for longer than `idle` and sign-in counts of ended windows.
+
+    Returns how many sessions and how many counts were removed.
+    """
+    now = datetime.now(UTC)
+    async with db.transaction() as tx:
+        ended = await store.delete_idle(tx, _iso(now - idle))
+        counts = await store.delete_old_failures(tx, _iso(now - FAILURE_WINDOW))
+    return ended, counts
+
+
+async def purge_every(db: Database, idle: timedelta, seconds: int) -> None:
+    """Purge at once and then every `seconds`, until cancelled (the server's lifespan)."""
+    while True:
+        try:
+            ended, counts = await purge(db, idle)
+        except Exception:  # a busy or unreachable database: try again next time
+            log.exception("purging ended sessions failed")
+        else:
+            if ended or counts:
+                log.info("purged %d ended sessions and %d old sign-in failure counts",
+                         ended, counts)
+        await asyncio.sleep(seconds)

@@ -6,12 +6,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from tasklette.clock import now_iso
-from tasklette.services import permissions
+from tasklette.services import blob_garbage, permissions
 from tasklette.services.errors import Conflict, Invalid, NotFound, PreconditionRequired
 from tasklette.services.permissions import Actor
 from tasklette.services.users import normalise_username
-from tasklette.storage import columns, events, labels, members, projects, tasks, users
-from tasklette.storage.database import Conn, Database, Row, Tx
+from tasklette.storage import (
+    attachments,
+    columns,
+    events,
+    labels,
+    members,
+    projects,
+    tasks,
+    users,
+)
+from tasklette.storage.database import Conn, Database, Row, Tx, retried
 from tasklette.storage.tasks import PRIORITIES, Scope, TaskFilter
 
 MAX_SUBTASK_DEPTH = 5
@@ -66,7 +75,7 @@ async def _assignee_ids(conn: Conn, project_id: int, usernames: list[str]) -> li
 
 
 async def _check_labels(conn: Conn, project_id: int, label_ids: list[int]) -> None:
-    found = await labels.ids_in_project(conn, project_id, label_ids)
+    found = await labels.ids_in_project(conn, project_id, label_ids, linking=True)
     missing = [str(i) for i in label_ids if i not in found]
     if missing:
         raise Invalid(f"no label with id {', '.join(missing)} in this project",
@@ -92,6 +101,7 @@ def _scalar_changes(fields: TaskFields) -> dict[str, Any]:
     return changes
 
 
+@retried
 async def create(db: Database, actor: Actor, project_id: int, fields: TaskFields,
                  parent_task_id: int | None = None, position: int | None = None) -> Row:
     """Create a task (at the end of its column unless `position` is given)."""
@@ -115,9 +125,10 @@ async def create(db: Database, actor: Actor, project_id: int, fields: TaskFields
                 if column_id is None:
                     raise Invalid("the project has no columns: add one first",
                                   field="column_id")
-            elif not await columns.in_project(tx, project_id, column_id):
-                raise Invalid("no such column in this project", field="column_id")
             await columns.lock(tx, column_id)
+            # Checked under the lock: a column being deleted is gone once it is granted.
+            if not await columns.in_project(tx, project_id, column_id):
+                raise Invalid("no such column in this project", field="column_id")
             scope = Scope(column_id=column_id)
         _check_dates(fields.start_date, fields.due_date)
         if fields.label_ids:
@@ -150,6 +161,7 @@ async def get(db: Database, actor: Actor, task_id: int) -> Row:
     return task
 
 
+@retried
 async def update(db: Database, actor: Actor, task_id: int, fields: TaskFields,
                  expected_version: int | None) -> Row:
     """Change a task that is still at `expected_version`; Conflict with the current one if not."""
@@ -201,6 +213,7 @@ async def update(db: Database, actor: Actor, task_id: int, fields: TaskFields,
     return task
 
 
+@retried
 async def move(db: Database, actor: Actor, task_id: int, column_id: int | None,
                position: int | None) -> Row:
     """Move a task to `position` (0-based; None: the end) of a column, or of its parent's list."""
@@ -227,6 +240,7 @@ async def move(db: Database, actor: Actor, task_id: int, column_id: int | None,
     return task
 
 
+@retried
 async def delete(db: Database, actor: Actor, task_id: int,
                  expected_version: int | None = None) -> None:
     """Delete a task and its subtasks."""
@@ -236,6 +250,7 @@ async def delete(db: Database, actor: Actor, task_id: int,
             raise Conflict(f"the task was changed by someone else (version "
                            f"{current['version']}); reload it before deleting",
                            current=await _full(tx, task_id))
+        await blob_garbage.note_deleted(tx, await attachments.digests_of_task_tree(tx, task_id))
         await tasks.delete(tx, task_id)
         await events.append(tx, current["project_id"], actor.id, "task.deleted", "task",
                             task_id, {"task_id": task_id, "title": current["title"],
@@ -244,12 +259,13 @@ async def delete(db: Database, actor: Actor, task_id: int,
                             task_id=task_id)
 
 
+@retried
 async def set_label(db: Database, actor: Actor, task_id: int, label_id: int,
                     attached: bool) -> Row:
     """Attach or detach one label; a no-op when it already is as asked."""
     async with db.transaction() as tx:
         current = await _editable(tx, actor, task_id)
-        label = await labels.get(tx, label_id)
+        label = await labels.get(tx, label_id, linking=True)
         if label is None or label["project_id"] != current["project_id"]:
             raise NotFound("label not found in this task's project")
         changed = await (labels.attach if attached else labels.detach)(tx, task_id, label_id)

@@ -6,9 +6,9 @@ import hashlib
 import secrets
 
 from tasklette.services.errors import Invalid, NotFound
-from tasklette.services.permissions import Actor
+from tasklette.services.permissions import Actor, Credential
 from tasklette.storage import tokens as store
-from tasklette.storage.database import Database, Row
+from tasklette.storage.database import Database, Row, retried
 
 PREFIX = "tsk_"
 
@@ -18,6 +18,7 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+@retried
 async def create(db: Database, actor: Actor, name: str) -> tuple[Row, str]:
     """Create a token for the actor; return its row and the secret (shown this once)."""
     name = name.strip()
@@ -37,7 +38,8 @@ async def authenticate(db: Database, secret: str) -> Actor | None:
         user = await store.user_for_hash(conn, _hash(secret))
     if user is None:
         return None
-    return Actor(user["id"], user["username"], user["display_name"], bool(user["is_admin"]))
+    return Actor(user["id"], user["username"], user["display_name"], bool(user["is_admin"]),
+                 credential=Credential("token", user["token_id"]))
 
 
 async def list_mine(db: Database, actor: Actor) -> list[Row]:
@@ -45,9 +47,17 @@ async def list_mine(db: Database, actor: Actor) -> list[Row]:
         return await store.list_for_user(conn, actor.id)
 
 
+@retried
 async def revoke(db: Database, actor: Actor, token_id: int) -> Row:
     async with db.transaction() as tx:
         row = await store.revoke(tx, actor.id, token_id)
     if row is None:
         raise NotFound("token not found")
     return row
+
+
+@retried
+async def revoke_all(db: Database, user_id: int) -> int:
+    """Revoke every active token of a user (administration); how many were active."""
+    async with db.transaction() as tx:
+        return await store.revoke_all(tx, user_id)

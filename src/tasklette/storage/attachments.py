@@ -69,3 +69,20 @@ async def referenced_blobs(conn: Conn) -> dict[str, int]:
 async def count_for_task(conn: Conn, task_id: int) -> int:
     return int(await conn.fetchval("SELECT COUNT(*) FROM attachments WHERE task_id = ?",
                                    (task_id,)))
+
+
+async def digests_of_task_tree(conn: Conn, task_id: int) -> list[str]:
+    """The digests named by attachments of the task and of its subtasks, at any depth."""
+    rows = await conn.fetchtuples(
+        "WITH RECURSIVE tree(id) AS (SELECT CAST(? AS BIGINT) UNION ALL "
+        "SELECT t.id FROM tasks t JOIN tree ON t.parent_task_id = tree.id) "
+        "SELECT DISTINCT a.sha256 FROM attachments a JOIN tree ON a.task_id = tree.id",
+        (task_id,))
+    return [str(sha256) for (sha256,) in rows]
+
+
+async def digests_of_project(conn: Conn, project_id: int) -> list[str]:
+    rows = await conn.fetchtuples(
+        "SELECT DISTINCT a.sha256 FROM attachments a JOIN tasks t ON t.id = a.task_id "
+        "WHERE t.project_id = ?", (project_id,))
+    return [str(sha256) for (sha256,) in rows]

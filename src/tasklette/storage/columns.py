@@ -87,4 +87,5 @@ async def lock(tx: Tx, *column_ids: int) -> None:
     """
     if tx.dialect == "postgresql":
         for column_id in sorted(set(column_ids)):
-            await tx.fetchval("SELECT id FROM columns WHERE id = ? FOR UPDATE", (column_id,))
+            await tx.fetchval("SELECT id FROM columns WHERE id = ? FOR NO KEY UPDATE",
+                              (column_id,))

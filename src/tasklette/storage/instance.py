@@ -34,7 +34,7 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("saved_views", ("id",)),
     ("events", ("id",)),
 )
-NOT_COPIED = frozenset({"schema_version", "sign_in_failures", "task_search"})
+NOT_COPIED = frozenset({"schema_version", "sign_in_failures", "task_search", "blob_garbage"})
 BATCH = 1000
 _COLUMN = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 

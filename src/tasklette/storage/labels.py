@@ -24,16 +24,30 @@ async def get_for_member(conn: Conn, label_id: int, user_id: int) -> Row | None:
         "WHERE l.id = ?", (user_id, label_id))
 
 
-async def get(conn: Conn, label_id: int) -> Row | None:
-    return await conn.fetchone(f"SELECT {FIELDS} FROM labels l WHERE l.id = ?", (label_id,))
+def _held(conn: Conn, linking: bool) -> str:
+    """When linking (in a write) on PostgreSQL, keep the labels read from being deleted.
+
+    KEY SHARE is the lock a foreign key takes: a label deleted between this read and
+    the insert of its task link would otherwise fail that insert. Readers and other
+    linkers are not blocked; a deletion waits for the commit (SQLite has one writer).
+    """
+    return " FOR KEY SHARE" if linking and conn.dialect == "postgresql" else ""
 
 
-async def ids_in_project(conn: Conn, project_id: int, label_ids: list[int]) -> set[int]:
+async def get(conn: Conn, label_id: int, *, linking: bool = False) -> Row | None:
+    """The label; `linking`: about to be linked to a task in this transaction."""
+    return await conn.fetchone(
+        f"SELECT {FIELDS} FROM labels l WHERE l.id = ?{_held(conn, linking)}", (label_id,))
+
+
+async def ids_in_project(conn: Conn, project_id: int, label_ids: list[int], *,
+                         linking: bool = False) -> set[int]:
+    """Which of `label_ids` are the project's; `linking`: as for `get`."""
     if not label_ids:
         return set()
     marks = ", ".join("?" * len(label_ids))
     rows = await conn.fetchall(
-        f"SELECT id FROM labels WHERE project_id = ? AND id IN ({marks})",
+        f"SELECT id FROM labels WHERE project_id = ? AND id IN ({marks}){_held(conn, linking)}",
         (project_id, *label_ids))
     return {int(row["id"]) for row in rows}
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from tasklette.clock import now_iso
+from tasklette.storage import dialect
 from tasklette.storage.database import Conn, Row, Tx
 
 FIELDS = "u.id, u.username, u.display_name, m.role, m.created_at AS added_at"
@@ -59,3 +62,14 @@ async def member_ids(conn: Conn, project_id: int, user_ids: list[int]) -> set[in
         f"SELECT user_id FROM project_members WHERE project_id = ? AND user_id IN ({marks})",
         (project_id, *user_ids))
     return {int(row["user_id"]) for row in rows}
+
+
+async def roles_in(conn: Conn, project_ids: Iterable[int]) -> dict[tuple[int, int], str]:
+    """Every member's role in these projects, by (project id, user id)."""
+    found: dict[tuple[int, int], str] = {}
+    for batch in dialect.chunks(set(project_ids)):
+        for project_id, user_id, role in await conn.fetchtuples(
+                "SELECT project_id, user_id, role FROM project_members "
+                f"WHERE project_id IN ({dialect.placeholders(len(batch))})", batch):
+            found[(project_id, user_id)] = role
+    return found

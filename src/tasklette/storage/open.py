@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import asyncpg
 
 from tasklette.settings import Settings
 from tasklette.storage import migrations
 from tasklette.storage.database import Database
 from tasklette.storage.postgres import PostgresDatabase
-from tasklette.storage.sqlite import SQLiteDatabase
+from tasklette.storage.sqlite import SQLiteDatabase, claim_for_server
 from tasklette.storage.sqlite import connect as sqlite_connect
 
 
 def uses_postgres(settings: Settings) -> bool:
     return settings.database_url.startswith(("postgresql://", "postgres://"))
+
+
+def claim_server(settings: Settings) -> Callable[[], None]:
+    """A server's claim on a SQLite database (ServerAlreadyRunning if another holds it);
+    on PostgreSQL any number of servers share one, so nothing is claimed."""
+    if uses_postgres(settings):
+        return lambda: None
+    return claim_for_server(settings.database_path)
 
 
 def migrate(settings: Settings) -> list[int]:
@@ -50,8 +60,9 @@ async def connect(settings: Settings) -> Database:
     if not uses_postgres(settings):
         return open_database(settings)
     await migrate_any(settings)
-    return await PostgresDatabase.open(settings.database_url,
-                                       max_size=settings.database_pool_size)
+    return await PostgresDatabase.open(
+        settings.database_url, max_size=settings.database_pool_size,
+        acquire_timeout=settings.database_acquire_timeout_ms / 1000)
 
 
 async def schema_version(db: Database) -> int:

@@ -2,8 +2,10 @@
 
 Storage modules write `?` placeholders; they become `$1, $2, …` here (once per
 statement text, cached). Concurrent writers are kept consistent by row locks the
-storage modules take where order matters (`columns.lock`, `tasks.lock`), and by
-the same unique indexes as on SQLite.
+storage modules take where order matters (`projects.lock`, `columns.lock`,
+`tasks.lock`), and by the same unique indexes as on SQLite. A deadlock or a
+serialisation failure becomes TransientError, which `storage.database.retried`
+retries around each service's unit of work.
 """
 
 from __future__ import annotations
@@ -16,9 +18,22 @@ from typing import Any
 
 import asyncpg
 
-from tasklette.storage.database import CommitCallbacks, IntegrityError, Params, Row, TransientError
+from tasklette.numbers import int_or_none
+from tasklette.storage.database import (
+    CommitCallbacks,
+    DatabaseUnavailable,
+    IntegrityError,
+    Params,
+    ReadScope,
+    Row,
+    TransientError,
+)
 
 _TRANSIENT = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+# The server is down, restarting, out of connection slots, or dropped this connection.
+_UNAVAILABLE = (asyncpg.PostgresConnectionError, asyncpg.TooManyConnectionsError,
+                asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError,
+                asyncpg.CrashShutdownError)
 
 
 @lru_cache(maxsize=2048)
@@ -44,6 +59,27 @@ def _translated() -> Iterator[None]:
         raise IntegrityError(str(exc)) from exc
     except _TRANSIENT as exc:
         raise TransientError(str(exc)) from exc
+    except _UNAVAILABLE as exc:
+        raise DatabaseUnavailable(f"the database server cannot be used: {exc}") from exc
+    except asyncpg.InterfaceError as exc:
+        if "connection is closed" not in str(exc):
+            raise  # a misuse of the connection: a bug, not an outage
+        raise DatabaseUnavailable(f"the database connection was lost: {exc}") from exc
+
+
+@asynccontextmanager
+async def _acquired(pool: asyncpg.Pool, timeout: float) -> AsyncIterator[asyncpg.Connection]:
+    """A connection of the pool; DatabaseUnavailable when none comes within `timeout`."""
+    try:
+        with _translated():
+            conn = await pool.acquire(timeout=timeout)
+    except (TimeoutError, OSError) as exc:  # refused, unreachable, pool exhausted
+        raise DatabaseUnavailable(f"no database connection within {timeout:g} s: "
+                                  f"{type(exc).__name__} {exc}") from exc
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
 
 
 class PostgresConn:
@@ -77,7 +113,7 @@ class PostgresConn:
         with _translated():
             status = await self._conn.execute(to_numbered(sql), *params)
         count = status.rsplit(" ", 1)[-1]
-        return int(count) if count.isdigit() else 0
+        return int_or_none(count) or 0
 
     async def executemany(self, sql: str, seq: Iterable[Params]) -> None:
         with _translated():
@@ -97,28 +133,40 @@ class PostgresDatabase:
 
     dialect = "postgresql"
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float = 10.0) -> None:
         self._pool = pool
+        self._acquire_timeout = acquire_timeout
         self._publish: Callable[[Row], None] = lambda event: None
+        self._reading: ReadScope[PostgresConn] = ReadScope()
 
     @classmethod
-    async def open(cls, url: str, *, min_size: int = 2, max_size: int = 20
-                   ) -> PostgresDatabase:
-        pool = await asyncpg.create_pool(url, min_size=min_size, max_size=max_size)
+    async def open(cls, url: str, *, min_size: int = 2, max_size: int = 20,
+                   acquire_timeout: float = 10.0) -> PostgresDatabase:
+        pool = await asyncpg.create_pool(url, min_size=min(min_size, max_size),
+                                         max_size=max_size)
         assert pool is not None
-        return cls(pool)
+        return cls(pool, acquire_timeout)
 
     def set_publisher(self, publish: Callable[[Row], None]) -> None:
         self._publish = publish
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[PostgresConn]:
-        async with self._pool.acquire() as conn:
-            yield PostgresConn(conn)
+        """One REPEATABLE READ, READ ONLY transaction: all its queries see one snapshot."""
+        held = self._reading.current()
+        if held is not None:
+            yield held
+            return
+        async with _acquired(self._pool, self._acquire_timeout) as raw:
+            conn = PostgresConn(raw)
+            with _translated():
+                async with raw.transaction(isolation="repeatable_read", readonly=True):
+                    with self._reading.hold(conn):
+                        yield conn
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PostgresTx]:
-        async with self._pool.acquire() as conn:
+        async with _acquired(self._pool, self._acquire_timeout) as conn:
             tx = PostgresTx(conn, self._publish)
             with _translated():  # COMMIT can fail too
                 async with conn.transaction():

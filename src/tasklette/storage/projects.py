@@ -75,9 +75,14 @@ async def delete(tx: Tx, project_id: int) -> None:
 
 
 async def lock(tx: Tx, project_id: int) -> None:
-    """Serialise writers that reorder the project's columns.
+    """Serialise writers that reorder the project's columns or change its members.
 
-    SQLite already has a single writer; PostgreSQL takes a row lock.
+    SQLite already has a single writer; PostgreSQL takes a row lock. NO KEY UPDATE, as
+    for columns and tasks: it excludes the other lockers but not the key-share locks that
+    inserting a row referencing the project takes, which FOR UPDATE would make wait (a
+    task creation holding its column, waiting on the project a column deletion holds,
+    while the deletion waits on the column: a deadlock).
     """
     if tx.dialect == "postgresql":
-        await tx.fetchval("SELECT id FROM projects WHERE id = ? FOR UPDATE", (project_id,))
+        await tx.fetchval("SELECT id FROM projects WHERE id = ? FOR NO KEY UPDATE",
+                          (project_id,))

@@ -13,22 +13,60 @@ another process, run in a worker thread; the statements of a unit run inline on
 the event loop, because against pages in memory they take microseconds and a
 thread hop would cost more than the work.
 
-Reads: a separate read-only connection. WAL lets it read the last committed state
-while the writer works, and SQLite's own cache keeps hot pages in memory.
+Reads: a small pool of read-only connections. Each `reading()` takes one and holds
+one read transaction on it, so every query of the read sees the same committed state
+even when the writer's COMMIT (in its thread) lands between two of them. WAL lets
+readers see the last committed state while the writer works. A `reading()` inside
+another one, in the same task, shares it: a request that calls several services
+within one `reading()` reads one snapshot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tasklette.storage.database import CommitCallbacks, IntegrityError, Params, Row
+from tasklette.storage.database import (
+    CommitCallbacks,
+    DatabaseUnavailable,
+    IntegrityError,
+    Params,
+    ReadScope,
+    Row,
+)
+
+MAX_READERS = 8  # read connections a process opens at most
+
+_BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+_BUSY_MESSAGES = ("database is locked", "database table is locked", "database schema is locked")
+
+
+def is_busy(exc: sqlite3.Error) -> bool:
+    """Whether SQLite refused because another connection holds a lock (worth a retry)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _BUSY_CODES  # extended codes keep the primary one below
+    return str(exc).startswith(_BUSY_MESSAGES)
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """The engine-neutral errors for what sqlite3 raises; others go up as they are."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        raise IntegrityError(str(exc)) from exc
+    except sqlite3.OperationalError as exc:
+        if is_busy(exc):
+            raise DatabaseUnavailable(f"the database is busy: {exc}") from exc
+        raise
 
 
 def connect(path: Path, *, synchronous: str = "FULL", busy_timeout_ms: int = 5000,
@@ -62,10 +100,8 @@ class SQLiteConn:
         self._conn = conn
 
     def _execute(self, sql: str, params: Params) -> sqlite3.Cursor:
-        try:
+        with _translated():
             return self._conn.execute(sql, params)
-        except sqlite3.IntegrityError as exc:
-            raise IntegrityError(str(exc)) from exc
 
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         cursor = self._execute(sql, params)
@@ -88,10 +124,8 @@ class SQLiteConn:
         return self._execute(sql, params).rowcount
 
     async def executemany(self, sql: str, seq: Iterable[Params]) -> None:
-        try:
+        with _translated():
             self._conn.executemany(sql, seq)
-        except sqlite3.IntegrityError as exc:
-            raise IntegrityError(str(exc)) from exc
 
 
 class SQLiteTx(SQLiteConn, CommitCallbacks):
@@ -118,10 +152,13 @@ class SQLiteDatabase:
     def __init__(self, path: Path, *, synchronous: str = "FULL",
                  busy_timeout_ms: int = 5000) -> None:
         self.path = path
+        self._synchronous, self._busy_timeout_ms = synchronous, busy_timeout_ms
         self._writer = connect(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
-        self._reader = connect(path, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms,
-                               read_only=True)
-        self._read_conn = SQLiteConn(self._reader)
+        self._idle: list[sqlite3.Connection] = [self._open_reader()]
+        self._readers = asyncio.Semaphore(MAX_READERS)
+        self._reading: ReadScope[SQLiteConn] = ReadScope()
+        self._watcher: sqlite3.Connection | None = None
+        self._closed = False
         self._lock = asyncio.Lock()
         self._batch: _Batch | None = None
         self._commit_task: asyncio.Task[None] | None = None
@@ -130,9 +167,45 @@ class SQLiteDatabase:
     def set_publisher(self, publish: Callable[[Row], None]) -> None:
         self._publish = publish
 
+    def _open_reader(self) -> sqlite3.Connection:
+        return connect(self.path, synchronous=self._synchronous,
+                       busy_timeout_ms=self._busy_timeout_ms, read_only=True)
+
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[SQLiteConn]:
-        yield self._read_conn
+        """One read transaction on a pooled connection: all its queries see one snapshot."""
+        held = self._reading.current()
+        if held is not None:
+            yield held
+            return
+        async with self._readers:
+            raw = self._idle.pop() if self._idle else self._open_reader()
+            try:
+                raw.execute("BEGIN")  # deferred: the snapshot is taken by the first read
+                conn = SQLiteConn(raw)
+                with self._reading.hold(conn):
+                    yield conn
+            finally:
+                self._end_read(raw)
+
+    def _end_read(self, raw: sqlite3.Connection) -> None:
+        """End the read transaction and put the connection back (or close it)."""
+        try:
+            if raw.in_transaction:
+                raw.execute("COMMIT")
+        except sqlite3.Error:
+            raw.close()  # a connection in an unknown state is not reused
+            return
+        if self._closed:
+            raw.close()
+        else:
+            self._idle.append(raw)
+
+    def data_version(self) -> int:
+        """A number that changes whenever any other connection (or process) commits."""
+        if self._watcher is None:
+            self._watcher = self._open_reader()
+        return int(self._watcher.execute("PRAGMA data_version").fetchone()[0])
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SQLiteTx]:
@@ -147,9 +220,10 @@ class SQLiteDatabase:
                 )
                 self._batch = batch
             try:
-                # Shielded: a cancelled request must not leave a BEGIN half-known.
-                await asyncio.shield(batch.begun)
-            except sqlite3.Error:
+                with _translated():
+                    # Shielded: a cancelled request must not leave a BEGIN half-known.
+                    await asyncio.shield(batch.begun)
+            except (sqlite3.Error, DatabaseUnavailable):
                 if self._batch is batch:
                     self._batch = None
                 raise
@@ -166,7 +240,8 @@ class SQLiteDatabase:
             finally:
                 if self._commit_task is None:
                     self._commit_task = asyncio.create_task(self._commit())
-        await asyncio.shield(batch.committed)
+        with _translated():
+            await asyncio.shield(batch.committed)
 
     def _undo_unit(self, batch: _Batch, exc: BaseException) -> None:
         try:
@@ -204,8 +279,64 @@ class SQLiteDatabase:
         while self._commit_task is not None:
             await self._commit_task
         async with self._lock:
+            self._closed = True
             self._writer.close()
-            self._reader.close()
+            for raw in self._idle:
+                raw.close()
+            self._idle.clear()
+            if self._watcher is not None:
+                self._watcher.close()
+
+
+class ServerAlreadyRunning(RuntimeError):
+    """Another server process holds this SQLite database."""
+
+
+_claims: dict[Path, tuple[int, int]] = {}  # lock file -> (open descriptor, holders here)
+
+
+def claim_for_server(path: Path) -> Callable[[], None]:
+    """Take, for a server's life, the lock that lets one server process use `path`.
+
+    Only servers take it: each holds its own broker, and its streams would never see
+    another server's changes. The CLI (imports, users, tokens) runs beside a server
+    freely; its events reach the server's streams through the events table. The lock
+    is an flock on a file beside the database, released by the kernel whatever way
+    the process ends. Within one process it may be taken again (`serve` takes it,
+    then the app's lifespan). Returns how to let go.
+    """
+    lock_path = path.with_name(path.name + ".server-lock").resolve()
+    if lock_path in _claims:
+        fd, holders = _claims[lock_path]
+        _claims[lock_path] = (fd, holders + 1)
+    else:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ServerAlreadyRunning(
+                f"another Tasklette server is already running on {path}: on SQLite one "
+                "server process serves a database (the tasklette CLI may run beside it). "
+                "To run several server processes, use PostgreSQL "
+                "(TASKLETTE_DATABASE_URL, see docs/deployment.md).") from None
+        _claims[lock_path] = (fd, 1)
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if released:
+            return
+        released = True
+        fd, holders = _claims[lock_path]
+        if holders > 1:
+            _claims[lock_path] = (fd, holders - 1)
+        else:
+            del _claims[lock_path]
+            os.close(fd)  # closing the last descriptor drops the flock
+
+    return release
 
 
 def backup(source: Path, dest: Path, *, progress: Callable[[int, int], None] | None = None

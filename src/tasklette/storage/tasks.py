@@ -87,7 +87,7 @@ async def lock(tx: Tx, task_id: int) -> None:
     SQLite already has a single writer; PostgreSQL takes a row lock.
     """
     if tx.dialect == "postgresql":
-        await tx.fetchval("SELECT id FROM tasks WHERE id = ? FOR UPDATE", (task_id,))
+        await tx.fetchval("SELECT id FROM tasks WHERE id = ? FOR NO KEY UPDATE", (task_id,))
 
 
 async def get_locked_for_member(tx: Tx, task_id: int, user_id: int,
@@ -137,7 +137,11 @@ async def _attach(conn: Conn, by_id: dict[int, Row], key: str, links_sql: str,
     found = {row["id"]: row for row in await conn.fetchall(
         lookup_sql.format(marks=dialect.placeholders(len(others))), others)}
     for task_id, other in links:
-        by_id[task_id][key].append(found[other])
+        # Reads are snapshots; a write transaction on PostgreSQL is READ COMMITTED, so
+        # a label deleted by another commit since its link was read is gone here: the
+        # link went with it.
+        if other in found:
+            by_id[task_id][key].append(found[other])
     for task in by_id.values():
         if len(task[key]) > 1:
             task[key].sort(key=order)
@@ -332,13 +336,17 @@ class TaskFilter:
     parent: int | str | None = None  # None: top-level only; "any": all; an id: its subtasks
 
 
+# A cursor carries the last row's sort keys, so every key must stay short: titles sort
+# by their first TITLE_KEY characters (ties by id), which keeps a cursor under 600
+# characters even for 500 characters of emoji, where the whole title made one of 2,700.
+TITLE_KEY = 64
 SORTS: dict[str, list[str]] = {
     "position": ["COALESCE(c.position, -1)", "t.rank"],
     "created": [],
     "updated": ["t.updated_at"],
     "due": ["COALESCE(t.due_date, '9999-12-31')"],
     "priority": ["t.priority"],
-    "title": ["LOWER(t.title)"],
+    "title": [f"SUBSTR(LOWER(t.title), 1, {TITLE_KEY})"],
 }
 
 

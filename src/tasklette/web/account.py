@@ -119,6 +119,8 @@ async def sign_out(request: Request) -> Response:
 
 async def _create_account(request: Request, template: str, admin: bool) -> Response:
     data, form = await read_form(request, NewAccountForm)
+    if admin and not await _no_users_yet(request):
+        return redirect("/signin", request)
     if data is not None and data.password != data.password_again:
         form.error("password_again", "The two passwords are not the same.")
     if data is None or form.errors:
@@ -136,14 +138,16 @@ async def _create_account(request: Request, template: str, admin: bool) -> Respo
 
 
 async def setup_page(request: Request) -> Response:
+    if request.method == "POST":  # the form is read (and its CSRF token checked) first
+        return await _create_account(request, "account/setup.html", admin=True)
     if not await _no_users_yet(request):
         return redirect("/signin", request)
-    if request.method == "POST":
-        return await _create_account(request, "account/setup.html", admin=True)
     return render(request, "account/setup.html", {"form": Form({}, {})})
 
 
 async def sign_up_page(request: Request) -> Response:
+    if request.method == "POST":
+        await read_form(request, NewAccountForm, fields=())  # checks the CSRF token
     if not request.app.state.settings.allow_signup:
         return render(request, "account/signup_closed.html", status=404)
     if request.method == "POST":
@@ -162,15 +166,15 @@ async def account_page(request: Request) -> Response:
             form.error("password_again", "The two passwords are not the same.")
         if data is not None and not form.errors:
             try:
+                # Every other session ends with the change; this browser's stays.
                 await users.change_password(request.app.state.db, session.actor,
-                                            data.current_password, data.password)
+                                            data.current_password, data.password,
+                                            keep_session=session.id_hash)
             except Invalid as exc:
                 field = exc.extra["errors"][0]["field"] if exc.extra["errors"] else "form"
                 form.error(field, exc.detail[0].upper() + exc.detail[1:] + ".")
             else:
-                # Every session ended with the change; this browser gets a new one.
-                response = await _signed_in(request, session.actor, "/account?changed=1")
-                return response
+                return redirect("/account?changed=1", request)
         status = 422
     changed = request.query_params.get("changed") == "1"
     return render(request, "account/account.html", {

@@ -177,7 +177,12 @@ async def _rows(db: Database, actor: Actor, project_id: int, query: PageQuery,
 async def activity_page(request: Request) -> Response:
     """The activity page (GET), or only its entries for htmx and live updates."""
     session = await require_session(request)
-    db, actor = request.app.state.db, session.actor
+    async with request.app.state.db.reading():  # the page's many reads see one snapshot
+        return await _activity_in_snapshot(request, session.actor)
+
+
+async def _activity_in_snapshot(request: Request, actor: Actor) -> Response:
+    db = request.app.state.db
     project_id = request.path_params["project_id"]
     fragment = is_htmx(request) or request.query_params.get("fragment") == "1"
     live = None if fragment else await streams.page_start(db, actor, project_id)

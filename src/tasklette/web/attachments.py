@@ -119,8 +119,8 @@ async def inline(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     session = await require_session(request)
     await read_form(request, _Nothing)
-    removed = await attachments.delete(request.app.state.db, request.app.state.blobs,
-                                       session.actor, request.path_params["attachment_id"])
+    removed = await attachments.delete(request.app.state.db, session.actor,
+                                       request.path_params["attachment_id"])
     if is_htmx(request):
         return await _fragment(request, session, removed["task_id"])
     return redirect(f"/tasks/{removed['task_id']}#attachments", request)

@@ -6,6 +6,7 @@ import hmac
 from datetime import timedelta
 from urllib.parse import quote
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -84,13 +85,35 @@ def same_origin_by_headers(scope: Scope, headers: dict[str, str]) -> bool | None
     return None
 
 
+def bearer_token(header: str | None) -> str | None:
+    """The secret of an `Authorization: Bearer <token>` header; None for any other header."""
+    if header is None:
+        return None
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        return None
+    return secret.strip()
+
+
+def _refused(scope: Scope) -> Response:
+    detail = "this request came from another site and was refused (CSRF protection)"
+    if scope["path"].startswith("/api/"):
+        return Response(orjson.dumps({"type": "about:blank", "title": "Forbidden",
+                                      "status": 403, "detail": detail}),
+                        status_code=403, media_type="application/problem+json")
+    return Response(detail[0].upper() + detail[1:] + ".", status_code=403,
+                    media_type="text/plain")
+
+
 class CSRFMiddleware:
     """Refuses cross-site state-changing requests before they reach any view.
 
     Browsers say where a request comes from (Sec-Fetch-Site, or Origin); a request
     that says neither must carry the session's CSRF token, which the views check
-    (`check_csrf_token`). Requests with an Authorization header are API calls that
-    a cross-site form cannot make, so they pass.
+    (`check_csrf_token`). Only an API call with a bearer token skips these checks: a
+    cross-site form cannot set that header, and the API then ignores the cookie
+    (`api.http.authenticate`). Any other Authorization header proves nothing: behind a
+    proxy with HTTP Basic auth, browsers add `Authorization: Basic` to forged posts too.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -101,24 +124,27 @@ class CSRFMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        if "authorization" not in headers:
-            verdict = same_origin_by_headers(scope, headers)
-            if verdict is False:
-                response = Response(
-                    "This request came from another site and was refused (CSRF protection).",
-                    status_code=403, media_type="text/plain")
-                await response(scope, receive, send)
-                return
-            scope.setdefault("state", {})["csrf_token_required"] = verdict is None
+        verdict = same_origin_by_headers(scope, headers)
+        state = scope.setdefault("state", {})
+        state["csrf_cross_site"] = verdict is False
+        state["csrf_token_required"] = verdict is None
+        api_with_token = (scope["path"].startswith("/api/")
+                          and bearer_token(headers.get("authorization")) is not None)
+        if verdict is False and not api_with_token:
+            await _refused(scope)(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 
 def check_csrf_token(request: Request, session: Session | None, sent: str | None) -> None:
-    """When the browser did not say where a request came from, the token must match."""
-    if not request.scope.get("state", {}).get("csrf_token_required"):
-        return
+    """A session may act only for a request from its own site, or one with its token."""
+    state = request.scope.get("state", {})
     if session is None:
         return  # nothing to forge: no signed-in user
+    if state.get("csrf_cross_site"):
+        raise Forbidden("this request came from another site and was refused")
+    if not state.get("csrf_token_required"):
+        return
     if not sent or not hmac.compare_digest(sent, session.csrf_token):
         raise Forbidden("the form has expired or came from elsewhere; reload the page "
                         "and try again")

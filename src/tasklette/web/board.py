@@ -86,8 +86,10 @@ def _message(text: str) -> str:
 async def _board(request: Request, session: Session, project_id: int, *,
                  forms: dict[str, Form] | None = None, status: int = 200) -> Response:
     """Render the board; `forms` holds a submitted form to show again with its errors."""
-    live = await streams.page_start(request.app.state.db, session.actor, project_id)
-    project, cols, rows = await tasks.board(request.app.state.db, session.actor, project_id)
+    db = request.app.state.db
+    async with db.reading():  # one snapshot: the stream resumes right after these cards
+        live = await streams.page_start(db, session.actor, project_id)
+        project, cols, rows = await tasks.board(db, session.actor, project_id)
     today, macros = today_iso(), card_macros()
     by_column: dict[int, list[dict[str, Any]]] = {column["id"]: [] for column in cols}
     for task in rows:

@@ -7,7 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tasklette.api import http
-from tasklette.services.errors import ServiceError
+from tasklette.services.errors import Busy, ServiceError
+from tasklette.storage.database import TransientError
 from tasklette.web.pages import render
 
 
@@ -25,6 +26,28 @@ async def handle_service_error(request: Request, exc: Exception) -> Response:
                         headers={"hx-reswap": "none"})
     return render(request, "error.html", {"status": exc.status, "title": exc.title,
                                           "detail": exc.detail}, status=exc.status)
+
+
+async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
+    """503 and Retry-After, as problem+json for the API and a page (or toast) for people."""
+    if not _wants_page(request):
+        return await http.handle_database_unavailable(request, exc)
+    http.log.warning("database unavailable on %s %s: %s", request.method, request.url.path,
+                     exc)
+    detail = "The database is busy or out of reach. Try again in a moment."
+    if request.headers.get("hx-request"):
+        return Response(detail, status_code=503, media_type="text/plain",
+                        headers={"hx-reswap": "none", **http.RETRY_AFTER})
+    return render(request, "error.html", {"status": 503, "title": "Try again in a moment",
+                                          "detail": detail},
+                  status=503, headers=http.RETRY_AFTER)
+
+
+async def handle_busy(request: Request, exc: Exception) -> Response:
+    """A change that kept deadlocking with others after every retry: 503, try again."""
+    assert isinstance(exc, TransientError)
+    return await handle_service_error(request, Busy(
+        "the database is busy with other changes at the same moment; try again"))
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+import sys
+import threading
+from collections import OrderedDict
 
 import nh3
 from markdown_it import MarkdownIt
@@ -18,7 +20,51 @@ _ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}, "ol": {"s
                "code": {"class"}, "th": {"align"}, "td": {"align"}}
 
 
-@lru_cache(maxsize=4096)
+class RenderCache:
+    """Rendered Markdown by its source, within a budget of bytes; least recently used goes.
+
+    Counted in bytes, not entries: a description may be 100,000 characters, and a
+    cache of a few thousand such entries would hold most of a gigabyte.
+    """
+
+    ENTRY_OVERHEAD = 100  # the ordered dict's node and references, roughly
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[str, Markup] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, text: object) -> bool:
+        return text in self._entries
+
+    def render(self, text: str) -> Markup:
+        """`render(text)`, from the cache when it was rendered lately."""
+        with self._lock:
+            html = self._entries.get(text)
+            if html is not None:
+                self._entries.move_to_end(text)
+                return html
+        html = render(text)
+        cost = self._cost(text, html)
+        if cost > self.max_bytes // 4:
+            return html  # one entry may not push out most of the others
+        with self._lock:
+            if text not in self._entries:
+                self._entries[text] = html
+                self.bytes += cost
+            while self.bytes > self.max_bytes:
+                old_text, old_html = self._entries.popitem(last=False)
+                self.bytes -= self._cost(old_text, old_html)
+        return html
+
+    def _cost(self, text: str, html: str) -> int:
+        return sys.getsizeof(text) + sys.getsizeof(html) + self.ENTRY_OVERHEAD
+
+
 def render(text: str) -> Markup:
     """Render Markdown written by a user into HTML that is safe to embed in a page."""
     html = _md.render(_task_lists(text))

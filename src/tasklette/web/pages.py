@@ -7,17 +7,26 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
+from starlette.types import Message
 
+from tasklette.numbers import int_or_none
+from tasklette.services.errors import ServiceError, TooLarge
 from tasklette.web import markdown
 from tasklette.web.auth import check_csrf_token, current_session
 
 M = TypeVar("M", bound=BaseModel)
+# A form of short fields (names, passwords, a role, the CSRF token).
+FORM_MAX_BYTES = 16 * 1024
+# A form holding a Markdown text (100,000 characters at most), percent-encoded.
+TEXT_FORM_MAX_BYTES = 2 * 1024 * 1024
+FORM_MAX_FIELDS = 256  # the task form: up to 100 labels and 100 assignees, and its fields
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(directory=TEMPLATES)
-templates.env.globals["markdown"] = markdown.render
+templates.env.globals["markdown"] = markdown.render  # render() passes the app's cache
 templates.env.trim_blocks = True
 templates.env.lstrip_blocks = True
 
@@ -29,7 +38,8 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
     values = {"session": session, "user": session.actor if session else None,
               "csrf_token": session.csrf_token if session else "",
               "asset": request.app.state.assets.url,
-              "settings": request.app.state.settings}
+              "settings": request.app.state.settings,
+              "markdown": request.app.state.markdown.render}
     values.update(context or {})
     response = templates.TemplateResponse(request, template, values, status_code=status,
                                           headers=headers)
@@ -48,10 +58,53 @@ class Form:
         self.errors[field] = message
 
 
-async def read_form(request: Request, model: type[M],
-                    fields: tuple[str, ...] | None = None) -> tuple[M | None, Form]:
+def limit_body(request: Request, limit: int) -> Request:
+    """The same request, whose body is refused (TooLarge, 413) once past `limit` bytes.
+
+    A declared Content-Length over the limit is refused before a byte is read; a body
+    without one (chunked) is refused at the first chunk past the limit, so nothing
+    beyond it is read, parsed or spooled.
+    """
+    declared = request.headers.get("content-length")
+    length = None if declared is None else int_or_none(declared.strip(), max_digits=19)
+    if declared is not None and length is None:
+        raise ServiceError("the request's Content-Length header is not a number")
+    if length is not None and length > limit:
+        raise TooLarge(f"the request is larger than the limit of {limit:,} bytes")
+    received = 0
+    upstream = request.receive
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await upstream()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise TooLarge(f"the request is larger than the limit of {limit:,} bytes")
+        return message
+
+    return Request(request.scope, receive)
+
+
+async def form_data(request: Request, max_bytes: int = FORM_MAX_BYTES) -> FormData:
+    """The posted form's fields, read once with limits: 413 past `max_bytes`, 400 on a file.
+
+    Every web form without files is read here, never with `request.form()` alone,
+    which reads a urlencoded or chunked body whole and spools file parts to disk.
+    """
+    state = request.scope.setdefault("state", {})
+    if "form_data" not in state:
+        limited = limit_body(request, max_bytes)
+        state["form_data"] = await limited.form(max_files=0, max_fields=FORM_MAX_FIELDS,
+                                                max_part_size=max_bytes)
+    data: FormData = state["form_data"]
+    return data
+
+
+async def read_form(request: Request, model: type[M], fields: tuple[str, ...] | None = None,
+                    max_bytes: int = FORM_MAX_BYTES) -> tuple[M | None, Form]:
     """Parse and validate a posted form against the API's model (values converted)."""
-    data = await request.form()
+    data = await form_data(request, max_bytes)
     session = await current_session(request)
     token = data.get("csrf_token")
     check_csrf_token(request, session, token if isinstance(token, str) else None)

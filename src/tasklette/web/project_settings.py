@@ -12,7 +12,7 @@ from tasklette.services.sessions import Session
 from tasklette.storage.database import Row
 from tasklette.web.auth import require_session
 from tasklette.web.labels_page import error_field, sentence
-from tasklette.web.pages import Form, read_form, redirect, render
+from tasklette.web.pages import TEXT_FORM_MAX_BYTES, Form, read_form, redirect, render
 
 NOTICES = {"saved": "Saved.", "archived": "The project is archived: it is listed apart, and "
            "its board still works.", "unarchived": "The project is active again."}
@@ -40,7 +40,8 @@ async def settings_page(request: Request) -> Response:
     project = await _owned(request, session)
     if request.method == "GET":
         return _page(request, project)
-    data, form = await read_form(request, ProjectUpdate, fields=("name", "description"))
+    data, form = await read_form(request, ProjectUpdate, fields=("name", "description"),
+                                 max_bytes=TEXT_FORM_MAX_BYTES)
     if data is None:
         return _page(request, project, form, status=422)
     changes = {name: value for name, value in data.model_dump(exclude_unset=True).items()

@@ -9,6 +9,7 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tasklette.numbers import int_or_none
 from tasklette.services import projects, search
 from tasklette.services.query_syntax import QuerySyntaxError
 from tasklette.web.auth import require_session
@@ -42,8 +43,12 @@ def _hit(item: dict[str, Any]) -> dict[str, Any]:
             "due_label": day_label(item["due_date"]) if item["due_date"] else ""}
 
 
-def _int(raw: str | None, default: int, high: int) -> int:
-    return min(int(raw), high) if raw and raw.isdigit() and len(raw) < 8 else default
+def _int(raw: str | None, default: int, high: int) -> int | None:
+    """The parameter as a number up to `high`; `default` when absent, None when not a number."""
+    if not raw:
+        return default
+    value = int_or_none(raw)
+    return None if value is None else min(value, high)
 
 
 async def search_page(request: Request) -> Response:
@@ -52,12 +57,15 @@ async def search_page(request: Request) -> Response:
     db, actor = request.app.state.db, session.actor
     q = request.query_params.get("q", "").strip()
     mine = await projects.list_mine(db, actor)
-    project_id = _int(request.query_params.get("project"), 0, 2**62) or None
-    if project_id is not None and project_id not in {p["id"] for p in mine}:
-        project_id = None  # not one of mine: search them all rather than reveal anything
-    offset = _int(request.query_params.get("offset"), 0, 10_000)
     error, hits, next_url, status, ignored = "", [], None, 200, []
-    if q:
+    wanted = _int(request.query_params.get("project"), 0, 2**62)
+    offset = _int(request.query_params.get("offset"), 0, 10_000)
+    if wanted is None or offset is None:
+        name = "project" if wanted is None else "offset"
+        error, status = f"The {name} in the address must be a whole number.", 400
+    # Not one of mine: search them all rather than reveal anything.
+    project_id = wanted if wanted in {p["id"] for p in mine} else None
+    if q and offset is not None and not error:
         try:
             found = await search.search(db, actor, q, project_id, PAGE, offset)
         except QuerySyntaxError as exc:

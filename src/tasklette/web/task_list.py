@@ -142,7 +142,12 @@ async def _fetch(db: Database, actor: Actor, project_id: int, query: ListQuery,
 async def list_page(request: Request) -> Response:
     """The list view (GET): the filter form, a page of tasks, links to sort and page on."""
     session = await require_session(request)
-    db, actor = request.app.state.db, session.actor
+    async with request.app.state.db.reading():  # the page's many reads see one snapshot
+        return await _list_in_snapshot(request, session.actor)
+
+
+async def _list_in_snapshot(request: Request, actor: Actor) -> Response:
+    db = request.app.state.db
     project_id = request.path_params["project_id"]
     live = await streams.page_start(db, actor, project_id)
     project = await projects.get(db, actor, project_id)

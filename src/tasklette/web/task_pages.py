@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from tasklette.api.schemas import CommentCreate, Id, TaskCreate, TaskUpdate
 from tasklette.live import streams
+from tasklette.numbers import int_or_none
 from tasklette.services import (
     activity,
     columns,
@@ -28,12 +29,21 @@ from tasklette.services import (
     tasks,
 )
 from tasklette.services.errors import Conflict, Invalid, NotFound
+from tasklette.services.permissions import Actor
 from tasklette.services.sessions import Session
+from tasklette.storage.database import Database
 from tasklette.web import attachments as attachment_pages
 from tasklette.web.activity_text import describe
 from tasklette.web.auth import require_session
 from tasklette.web.board import MONTHS, card_view, is_htmx, today_iso
-from tasklette.web.pages import Form, read_form, redirect, render
+from tasklette.web.pages import (
+    TEXT_FORM_MAX_BYTES,
+    Form,
+    form_data,
+    read_form,
+    redirect,
+    render,
+)
 
 # Scalar fields of the task form, validated by the API's TaskUpdate; dates and the
 # label and assignee lists are read by hand (empty dates clear, lists repeat).
@@ -98,8 +108,8 @@ def _values_posted(data: FormData) -> dict[str, Any]:
         **{name: text(name) for name in ("version", "title", "description", "priority",
                                          "column_id", *DATES)},
         "completed": text("completed") in ("true", "on", "1"),
-        "label_ids": {int(v) for v in data.getlist("label_ids")
-                      if isinstance(v, str) and v.isdigit() and len(v) < 19},
+        "label_ids": {n for v in data.getlist("label_ids")
+                      if isinstance(v, str) and (n := int_or_none(v)) is not None},
         "assignees": {v for v in data.getlist("assignees") if isinstance(v, str) and v},
     }
 
@@ -108,6 +118,12 @@ async def _detail(request: Request, session: Session, task_id: int, detail: Deta
                   status: int = 200) -> Response:
     """Render the task's detail: the whole page, or the fragment for htmx."""
     db, actor = request.app.state.db, session.actor
+    async with db.reading():  # the page's many reads see one snapshot
+        return await _detail_in_snapshot(request, db, actor, task_id, detail, status)
+
+
+async def _detail_in_snapshot(request: Request, db: Database, actor: Actor, task_id: int,
+                              detail: Detail, status: int) -> Response:
     task = await tasks.get(db, actor, task_id)
     htmx = is_htmx(request)
     # The task's own page follows the project live (the board's dialog already does).
@@ -190,9 +206,9 @@ def _read_lists(data: FormData, errors: dict[str, str]) -> dict[str, list[Any]]:
     """Posted label ids and assignees; an empty value marks the list as sent."""
     lists: dict[str, list[Any]] = {}
     if "label_ids" in data:
-        raw = [v for v in data.getlist("label_ids") if isinstance(v, str) and v]
-        if all(v.isdigit() and len(v) < 19 for v in raw):
-            lists["label_ids"] = [int(v) for v in raw]
+        ids = [int_or_none(v) for v in data.getlist("label_ids") if isinstance(v, str) and v]
+        if all(i is not None for i in ids):
+            lists["label_ids"] = ids
         else:
             errors["label_ids"] = "Choose labels from the list."
     if "assignees" in data:
@@ -233,8 +249,9 @@ async def update_task(request: Request) -> Response:
     """Save the task form, based on the version the user saw (409 when it is stale)."""
     session = await require_session(request)
     db, task_id = request.app.state.db, request.path_params["task_id"]
-    data, form = await read_form(request, TaskUpdate, fields=SCALARS)
-    posted = await request.form()
+    data, form = await read_form(request, TaskUpdate, fields=SCALARS,
+                                 max_bytes=TEXT_FORM_MAX_BYTES)
+    posted = await form_data(request, TEXT_FORM_MAX_BYTES)
     if data is not None:
         if data.title is not None:  # a text area, so that long titles wrap
             data.title = " ".join(data.title.split())
@@ -341,7 +358,8 @@ def _body(data: CommentCreate) -> str:
 async def add_comment(request: Request) -> Response:
     session = await require_session(request)
     db, task_id = request.app.state.db, request.path_params["task_id"]
-    data, form = await read_form(request, CommentCreate, fields=("body",))
+    data, form = await read_form(request, CommentCreate, fields=("body",),
+                                 max_bytes=TEXT_FORM_MAX_BYTES)
     if data is not None:
         comment = await comments.create(db, session.actor, task_id, _body(data))
         return await _done(request, session, task_id, f"#comment-{comment['id']}")
@@ -353,16 +371,17 @@ async def add_comment(request: Request) -> Response:
 
 def _task_of(form: Form) -> int:
     """The task a comment form came from (to show it again afterwards)."""
-    raw = form.values.get("task_id", "")
-    if not raw.isdigit() or len(raw) > 18:
+    task_id = int_or_none(form.values.get("task_id", ""))
+    if task_id is None:
         raise NotFound("task not found")
-    return int(raw)
+    return task_id
 
 
 async def edit_comment(request: Request) -> Response:
     session = await require_session(request)
     db, comment_id = request.app.state.db, request.path_params["comment_id"]
-    data, form = await read_form(request, CommentCreate, fields=("body",))
+    data, form = await read_form(request, CommentCreate, fields=("body",),
+                                 max_bytes=TEXT_FORM_MAX_BYTES)
     if data is not None:
         comment = await comments.edit(db, session.actor, comment_id, _body(data))
         return await _done(request, session, comment["task_id"], f"#comment-{comment_id}")

@@ -15,6 +15,7 @@ import datetime
 import io
 import re
 
+from tasklette.numbers import int_or_none
 from tasklette.services.importing.plan import (
     NAME_MAX,
     InvalidImport,
@@ -37,6 +38,7 @@ PALETTE = ("#e5484d", "#f76b15", "#ffc53d", "#46a758", "#12a594", "#0090ff", "#6
 _LABEL = re.compile(r"(?<!\S)@([^\s@]+)")
 _PERSON = re.compile(r"^(.*?)\s*\((\d+)\)\s*$")
 _TIME = re.compile(r"[ ,T]+\d{1,2}:\d{2}(?::\d{2})?\s*([ap]m)?$", re.IGNORECASE)
+_LINE = "\0line"  # where a row ends in the file, for messages; no header can be named so
 _DAY_FORMATS = ("%Y-%m-%d", "%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y", "%b %d, %Y",
                 "%B %d, %Y", "%Y/%m/%d")
 
@@ -54,8 +56,8 @@ def _rows(data: bytes) -> list[dict[str, str]]:
                 "this is not a Todoist CSV export: its first row should name the columns "
                 "TYPE, CONTENT, DESCRIPTION, PRIORITY, INDENT, AUTHOR, RESPONSIBLE, DATE. "
                 "In Todoist, open the project's menu, then Export as a template, then CSV")
-        return [dict(zip(header, (cell.strip() for cell in row), strict=False))
-                for row in reader]
+        return [{**dict(zip(header, (cell.strip() for cell in row), strict=False)),
+                 _LINE: str(reader.line_num)} for row in reader]
     except csv.Error as exc:
         raise InvalidImport(f"this CSV file cannot be read: {exc}") from None
 
@@ -79,6 +81,18 @@ def day(cell: str) -> str | None:
         except ValueError:
             continue
     return None
+
+
+def _indent(row: dict[str, str]) -> int:
+    """How deep a task is nested (1 at the top); InvalidImport for what is not a number."""
+    cell = row.get("INDENT", "")
+    if not cell:
+        return 1
+    indent = int_or_none(cell, max_digits=3)
+    if indent is None:
+        raise InvalidImport(f"line {row[_LINE]}: INDENT must be a whole number written in "
+                            f"the digits 0-9, like 1 or 2, not {cell[:20]!r}")
+    return indent
 
 
 class _Reader:
@@ -119,7 +133,7 @@ class _Reader:
         task = PlanTask(title=title or "Untitled task", description=description,
                         priority=PRIORITY.get(row.get("PRIORITY", ""), 0), due_date=due,
                         labels=keys, assignees=[responsible] if responsible else [])
-        indent = int(row["INDENT"]) if row.get("INDENT", "").isdigit() else 1
+        indent = _indent(row)
         depth = min(max(indent, 1), len(self.stack) + 1)
         if depth == 1:
             if self.column is None:

@@ -15,6 +15,7 @@ import datetime
 from collections import defaultdict
 from typing import Any
 
+from tasklette.numbers import NotANumber, parse_hex
 from tasklette.services.importing.plan import (
     NAME_MAX,
     InvalidImport,
@@ -83,8 +84,8 @@ def _created(trello_id: Any) -> str | None:
     if len(text) != 24:
         return None
     try:
-        seconds = int(text[:8], 16)
-    except ValueError:
+        seconds = parse_hex(text[:8])
+    except NotANumber:
         return None
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime(
         "%Y-%m-%dT%H:%M:%S.%fZ")

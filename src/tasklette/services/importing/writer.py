@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from tasklette.clock import now_iso
+from tasklette.numbers import int_or_none
 from tasklette.services.importing.plan import (
     NAME_MAX,
     TITLE_MAX,
@@ -24,7 +25,7 @@ from tasklette.services.permissions import Actor
 from tasklette.services.tasks import MAX_SUBTASK_DEPTH
 from tasklette.services.users import USERNAME
 from tasklette.storage import events, project_dump, projects
-from tasklette.storage.database import Database, IntegrityError, Tx
+from tasklette.storage.database import Database, IntegrityError, Tx, retried
 from tasklette.storage.tasks import RANK_GAP
 
 Progress = Callable[[int], None]
@@ -314,7 +315,8 @@ class _Writer:
             params = []
             for key, value in parse_qsl(view.query):
                 if key in ("label", "column"):
-                    new = self.refs.get((key, int(value) if value.isdigit() else value))
+                    number = int_or_none(value)
+                    new = self.refs.get((key, value if number is None else number))
                     if new is None:
                         continue
                     value = str(new)
@@ -350,15 +352,26 @@ class _Writer:
 async def write(db: Database, actor: Actor, plan: Plan,
                 progress: Progress | None = None) -> ImportResult:
     """Create the plan's project, owned by the actor, in one transaction."""
+    result = await _write(db, actor, plan, progress)
+    if result.tasks + result.subtasks + result.comments >= BULK_ROWS:
+        await _refresh_statistics(db)
+    return result
+
+
+@retried
+async def _write(db: Database, actor: Actor, plan: Plan,
+                 progress: Progress | None) -> ImportResult:
     try:
         async with db.transaction() as tx:
-            result = await _Writer(tx, actor, plan, progress).run()
+            return await _Writer(tx, actor, plan, progress).run()
     except IntegrityError as exc:
         # The readers check what they can; this is the last guard, and nothing was written.
         raise InvalidImport(f"the file holds rows that contradict each other ({exc})") \
             from None
-    if result.tasks + result.subtasks + result.comments >= BULK_ROWS:
-        async with db.transaction() as tx:
-            await project_dump.refresh_statistics(tx)
-    return result
+
+
+@retried
+async def _refresh_statistics(db: Database) -> None:
+    async with db.transaction() as tx:
+        await project_dump.refresh_statistics(tx)
 
