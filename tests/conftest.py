@@ -25,6 +25,7 @@ from tasklette.services.permissions import Actor
 from tasklette.settings import load_settings
 from tasklette.storage import users as user_store
 from tasklette.storage.postgres import to_numbered
+from tests import contract  # every API answer the suite's clients get is checked
 
 T = TypeVar("T")
 _names = itertools.count(1)
@@ -213,8 +214,8 @@ def make_user(server: Server) -> Iterator[Any]:
         row = server.call(_insert_user(server, username))
         actor = Actor(row["id"], row["username"], row["display_name"])
         _, secret = server.call(tokens.create(server.db, actor, "tests"))
-        client = httpx.Client(base_url=server.base_url, timeout=30,
-                              headers={"Authorization": f"Bearer {secret}"})
+        client = contract.client(base_url=server.base_url, timeout=30,
+                                 headers={"Authorization": f"Bearer {secret}"})
         clients.append(client)
         return User(row["id"], row["username"], secret, client)
 
@@ -225,7 +226,7 @@ def make_user(server: Server) -> Iterator[Any]:
 
 @pytest.fixture
 def anon(server: Server) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+    with contract.client(base_url=server.base_url, timeout=30) as client:
         yield client
 
 

@@ -21,6 +21,7 @@ import pytest
 from tasklette.api.routes import ENDPOINTS, Endpoint
 from tasklette.services import tokens, users
 from tasklette.services.permissions import Actor
+from tests import contract
 
 LIMIT = 1_048_576  # the default max_json_body_bytes
 HUGE = "99999999999999999999999"
@@ -45,8 +46,8 @@ def new_person(server: Any, prefix: str) -> Person:
     row = server.call(users.create(server.db, username, "correct horse battery"))
     actor = Actor(row["id"], row["username"], row["display_name"])
     _, secret = server.call(tokens.create(server.db, actor, "tests"))
-    client = httpx.Client(base_url=server.base_url, timeout=60,
-                          headers={"Authorization": f"Bearer {secret}"})
+    client = contract.client(base_url=server.base_url, timeout=60,
+                             headers={"Authorization": f"Bearer {secret}"})
     return Person(row["id"], row["username"], secret, client)
 
 
@@ -566,6 +567,9 @@ def test_a_huge_or_odd_id_in_a_path_is_404(server: Any, cast: Cast, world: World
     if endpoint.body is not None:
         kwargs["json"] = VALID[(endpoint.method, endpoint.path)](world, cast) \
             if endpoint.path != T else {"version": 1, "title": "x"}
+    if endpoint.query is not None:  # a valid query: only the id in the path is wrong
+        kwargs["params"] = {name: "launch" for name, field in endpoint.query.model_fields.items()
+                            if field.is_required()}
     with Unchanged(server, world.project_id):
         response = cast.owner.client.request(
             endpoint.method, url(endpoint.path, world, **dict.fromkeys(names, bad)), **kwargs)

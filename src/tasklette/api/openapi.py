@@ -31,17 +31,94 @@ def _problem(status: int) -> dict[str, Any]:
             "content": {"application/problem+json": {"schema": _ref(schemas.Problem)}}}
 
 
+_PATH_SCHEMAS = schemas.PathParameters.model_json_schema()["properties"]
+_ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": schemas.MAX_ID}
+
+# What a create operation's answer names, and the path parameter that takes it.
+_CREATED: dict[str, tuple[str, str]] = {
+    "Project": ("project_id", "$response.body#/id"),
+    "ImportResult": ("project_id", "$response.body#/project_id"),
+    "Column": ("column_id", "$response.body#/id"),
+    "Task": ("task_id", "$response.body#/id"),
+    "Label": ("label_id", "$response.body#/id"),
+    "Comment": ("comment_id", "$response.body#/id"),
+    "SavedView": ("view_id", "$response.body#/id"),
+    "TokenCreated": ("token_id", "$response.body#/id"),
+    "Attachment": ("attachment_id", "$response.body#/0/id"),
+    "Member": ("username", "$response.body#/username"),
+}
+
+
+def _path_parameters(path: str) -> list[tuple[str, str]]:
+    return re.findall(r"\{(\w+)(?::(\w+))?\}", path)
+
+
+def _links(endpoint: Endpoint) -> dict[str, Any]:
+    """Links from a create operation to every operation on what it created.
+
+    The created object fills its own parameter; the others are taken from the request
+    (a member's project id, say), so a client, or a fuzzer, reaches real objects.
+    """
+    if endpoint.method != "POST" or endpoint.status != 201 or endpoint.response is None:
+        return {}
+    created = _CREATED.get(endpoint.response.__name__)
+    if created is None:
+        return {}
+    param, expression = created
+    own = {name for name, _ in _path_parameters(endpoint.path)}
+    links: dict[str, Any] = {}
+    for target in ENDPOINTS:
+        names = [name for name, _ in _path_parameters(target.path)]
+        if param not in names or target is endpoint:
+            continue
+        if any(name != param and name not in own for name in names):
+            continue  # it needs an object this answer does not name
+        links[target.view.__name__] = {
+            "operationId": target.view.__name__,
+            "parameters": {name: expression if name == param else f"$request.path.{name}"
+                           for name in names}}
+    return links
+
+
+def _frame(event: dict[str, Any], data: type[BaseModel], *, with_id: bool) -> dict[str, Any]:
+    frame: dict[str, Any] = {
+        "type": "object", "required": ["event", "data", *(["id"] if with_id else [])],
+        "properties": {"event": event, "data": {
+            "type": "string", "contentMediaType": "application/json",
+            "contentSchema": _ref(data)}}}
+    if with_id:
+        frame["properties"]["id"] = {"type": "string", "pattern": "^[0-9]+$"}
+    return frame
+
+
+def _frames_schema() -> dict[str, Any]:
+    """One frame of an event stream (Open API 3.1 reads `schema` as one event's)."""
+    return {"description": (
+        "Server-Sent Events, one frame per event: `id` (the event id), `event` (its kind, "
+        "e.g. task.moved) and `data` (one line of JSON: StreamedEvent). Project streams "
+        "also send `presence` frames with no `id` (data: PresenceFrame) when who views the "
+        "board changes. Before it ends a stream the server sends `stream.closed` (data: "
+        "ClosedFrame). A comment line (`:`) is a heartbeat."),
+        "oneOf": [
+            _frame({"const": "presence"}, schemas.PresenceFrame, with_id=False),
+            _frame({"const": "stream.closed"}, schemas.ClosedFrame, with_id=False),
+            _frame({"type": "string", "pattern": r"^[a-z]+\.[a-z_.]+$",
+                    "not": {"enum": ["stream.closed"]}}, schemas.StreamedEvent,
+                   with_id=True)]}
+
+
 def _operation(endpoint: Endpoint) -> dict[str, Any]:
-    path_params = re.findall(r"\{(\w+)(?::(\w+))?\}", endpoint.path)
     parameters: list[dict[str, Any]] = [
         {"name": name, "in": "path", "required": True,
-         "schema": {"type": "integer", "minimum": 1} if kind == "id" else {"type": "string"}}
-        for name, kind in path_params]
+         "schema": dict(_ID_SCHEMA) if kind == "id" else _PATH_SCHEMAS[name]}
+        for name, kind in _path_parameters(endpoint.path)]
     if endpoint.query is not None:
         query_schema = endpoint.query.model_json_schema(ref_template=_REF)
+        required = set(query_schema.get("required", ()))
         for name, prop in query_schema["properties"].items():
             description = prop.pop("description", None)
-            parameter = {"name": name, "in": "query", "required": False, "schema": prop}
+            parameter = {"name": name, "in": "query", "required": name in required,
+                         "schema": prop}
             if description:
                 parameter["description"] = description
             parameters.append(parameter)
@@ -50,9 +127,10 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         "tags": [endpoint.tag], "parameters": parameters,
         "security": [{"bearerAuth": []}], "responses": {},
     }
-    if endpoint.method == "PATCH" and endpoint.body is schemas.TaskUpdate:
+    if endpoint.if_match:
         parameters.append({"name": "If-Match", "in": "header", "required": False,
-                           "schema": {"type": "string"},
+                           "schema": {"type": "string",
+                                      "pattern": '^(?:W/)?"?[0-9]{1,18}"?$'},
                            "description": 'the version you read, e.g. "3"'})
     success: dict[str, Any] = {"description": _STATUS_TEXT[endpoint.status]}
     if endpoint.response is not None:
@@ -61,20 +139,21 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
             schema = {"type": "array", "items": schema}
         success["content"] = {"application/json": {"schema": schema}}
     if endpoint.stream:
-        success["content"] = {"text/event-stream": {"schema": {
-            "type": "string", "description": "one frame per event: `id` (the event id), "
-            "`event` (its kind, e.g. task.moved) and `data` (the event as JSON, with its "
-            "payload); `presence` frames list who views the board; a comment line is a "
-            "heartbeat"}}}
+        success["content"] = {"text/event-stream": {"schema": _frames_schema()}}
         parameters.append({"name": "Last-Event-ID", "in": "header", "required": False,
-                           "schema": {"type": "string"},
+                           "schema": {"type": "string", "pattern": "^[0-9]{0,18}$"},
                            "description": "resume after this event id"})
+    links = _links(endpoint)
+    if links:
+        success["links"] = links
     operation["responses"][str(endpoint.status)] = success
     errors = {401, *endpoint.errors}
     if endpoint.body is not None:
         operation["requestBody"] = {
             "required": True, "content": {"application/json": {"schema": _ref(endpoint.body)}}}
         errors |= {400, 413, 415, 422}
+    if endpoint.raw_body is not None:
+        operation["requestBody"] = {"required": True, "content": endpoint.raw_body}
     if endpoint.query is not None:
         errors.add(422)
     for status in sorted(errors):
@@ -83,7 +162,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
 
 
 def openapi_document() -> dict[str, Any]:
-    models: set[type[BaseModel]] = {schemas.Problem}
+    models: set[type[BaseModel]] = {schemas.Problem, schemas.StreamedEvent,
+                                    schemas.PresenceFrame, schemas.ClosedFrame}
     for endpoint in ENDPOINTS:
         models.update(m for m in (endpoint.body, endpoint.response) if m is not None)
     _, definitions = models_json_schema(

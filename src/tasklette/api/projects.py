@@ -9,7 +9,6 @@ from starlette.requests import Request
 
 from tasklette.api import schemas
 from tasklette.services import activity, columns, labels, members, projects
-from tasklette.services.errors import Invalid
 from tasklette.services.permissions import Actor
 
 
@@ -17,13 +16,9 @@ def _db(request: Request) -> Any:
     return request.app.state.db
 
 
-def _no_nulls(body: BaseModel) -> dict[str, Any]:
-    """The fields sent; none of them may be null (nothing here can be cleared)."""
-    changes = body.model_dump(exclude_unset=True)
-    for name, value in changes.items():
-        if value is None:
-            raise Invalid(f"{name} cannot be null", field=name)
-    return changes
+def _changes(body: BaseModel) -> dict[str, Any]:
+    """The fields sent (the models refuse null for them: nothing here can be cleared)."""
+    return body.model_dump(exclude_unset=True)
 
 
 async def list_projects(request: Request, actor: Actor) -> Any:
@@ -39,7 +34,7 @@ async def get_project(request: Request, actor: Actor) -> Any:
 
 
 async def update_project(request: Request, actor: Actor, body: schemas.ProjectUpdate) -> Any:
-    changes = _no_nulls(body)
+    changes = _changes(body)
     return await projects.update(_db(request), actor, request.path_params["project_id"],
                                  changes)
 
@@ -79,7 +74,7 @@ async def create_column(request: Request, actor: Actor, body: schemas.ColumnCrea
 
 
 async def update_column(request: Request, actor: Actor, body: schemas.ColumnUpdate) -> Any:
-    changes = _no_nulls(body)
+    changes = _changes(body)
     return await columns.update(_db(request), actor, request.path_params["column_id"],
                                 changes.get("name"), changes.get("position"))
 
@@ -105,7 +100,7 @@ async def get_label(request: Request, actor: Actor) -> Any:
 
 async def update_label(request: Request, actor: Actor, body: schemas.LabelUpdate) -> Any:
     return await labels.update(_db(request), actor, request.path_params["label_id"],
-                               _no_nulls(body))
+                               _changes(body))
 
 
 async def delete_label(request: Request, actor: Actor) -> None:

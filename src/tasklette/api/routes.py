@@ -57,8 +57,11 @@ class Endpoint:
     status: int = 200
     errors: tuple[int, ...] = ()
     stream: bool = False  # answered with text/event-stream
+    if_match: bool = False  # reads an If-Match header naming the task version
+    raw_body: dict[str, Any] | None = None  # a body the view reads itself: its media types
 
-    def route(self) -> Route:
+    def handler(self) -> Callable[[Request], Awaitable[Response]]:
+        """The ASGI request handler: authenticate, parse, call the view, render."""
         view, body_model, query_model, status = self.view, self.body, self.query, self.status
 
         async def endpoint(request: Request) -> Response:
@@ -77,7 +80,7 @@ class Endpoint:
                 return Response(status_code=204)
             return JSON(result, status_code=status)
 
-        return Route(self.path, endpoint, methods=[self.method], name=self.view.__name__)
+        return endpoint
 
 
 P = "/api/v1/projects/{project_id:id}"
@@ -115,10 +118,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              errors=(403, 404, 409)),
     Endpoint("PATCH", P + "/members/{username}", projects.update_member,
              "Change a member's role (owners)", "members", body=S.MemberUpdate,
-             response=S.Member, errors=(403, 404, 409)),
+             response=S.Member, errors=(403, 404, 409, 422)),
     Endpoint("DELETE", P + "/members/{username}", projects.remove_member,
              "Remove a member (owners), or leave the project", "members", status=204,
-             errors=(403, 404, 409)),
+             errors=(403, 404, 409, 422)),
 
     Endpoint("GET", P + "/columns", projects.list_columns, "List columns in board order",
              "columns", response=S.Column, many=True, errors=(404,)),
@@ -140,9 +143,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              "comment count (ETag: its version)", "tasks", response=S.Task, errors=(404,)),
     Endpoint("PATCH", T, tasks.update_task, "Change a task; name the version you read "
              "(If-Match or `version`)", "tasks", body=S.TaskUpdate, response=S.Task,
-             errors=(403, 404, 409, 428)),
-    Endpoint("DELETE", T, tasks.delete_task, "Delete a task and its subtasks", "tasks",
-             status=204, errors=(403, 404, 409)),
+             errors=(403, 404, 409, 428), if_match=True),
+    Endpoint("DELETE", T, tasks.delete_task, "Delete a task and its subtasks (If-Match: "
+             "only if it is still that version)", "tasks", status=204,
+             errors=(400, 403, 404, 409), if_match=True),
     Endpoint("POST", T + "/move", tasks.move_task, "Move a task to a column and position",
              "tasks", body=S.TaskMove, response=S.Task, errors=(403, 404)),
     Endpoint("PUT", T + "/labels/{label_id:id}", tasks.attach_label, "Attach a label",
@@ -187,7 +191,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", T + "/attachments", attachments.upload, "Upload files: a "
              "multipart/form-data body with one part per file, streamed to disk as it "
              "arrives; 413 over the size limits, 415 for another content type", "attachments",
-             response=S.Attachment, many=True, status=201, errors=(400, 403, 404, 413, 422)),
+             response=S.Attachment, many=True, status=201, errors=(400, 403, 404, 413, 415, 422),
+             raw_body={"multipart/form-data": {"schema": {
+                 "type": "object", "required": ["file"], "properties": {"file": {
+                     "type": "array", "minItems": 1,
+                     "items": {"type": "string", "format": "binary"}}}}}}),
     Endpoint("GET", "/api/v1/attachments/{attachment_id:id}", attachments.download,
              "Download an attachment (Range requests, 416 past the end; ETag: its SHA-256)",
              "attachments", errors=(404,)),
@@ -219,7 +227,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/api/v1/imports/{source}", import_export.import_project, "Import a "
              "new project from a file sent as the request body: source trello (board JSON "
              "export), todoist (CSV export) or tasklette (project export)", "import/export",
-             query=S.ImportQuery, response=S.ImportResult, status=201, errors=(413, 422)),
+             query=S.ImportQuery, response=S.ImportResult, status=201, errors=(413, 422),
+             raw_body={"application/json": {"schema": {"type": "object"}},
+                       "text/csv": {"schema": {"type": "string"}}}),
     Endpoint("GET", P + "/export", import_export.export_project, "Download the project: "
              "JSON with everything (imports back unchanged) or CSV, one row per task",
              "import/export", query=S.ExportQuery, errors=(404,)),
@@ -233,5 +243,25 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 
+def _path_route(path: str, endpoints: list[Endpoint]) -> Route:
+    """One route for every method of `path`, so a 405's Allow names all of them.
+
+    Starlette answers 405 from the first route whose path matches; with one route per
+    operation that would list only that operation's method.
+    """
+    handlers = {endpoint.method: endpoint.handler() for endpoint in endpoints}
+    if "GET" in handlers:
+        handlers["HEAD"] = handlers["GET"]
+
+    async def dispatch(request: Request) -> Response:
+        return await handlers[request.method](request)
+
+    name = "+".join(endpoint.view.__name__ for endpoint in endpoints)
+    return Route(path, dispatch, methods=list(handlers), name=name)
+
+
 def api_routes() -> list[BaseRoute]:
-    return [endpoint.route() for endpoint in ENDPOINTS]
+    by_path: dict[str, list[Endpoint]] = {}
+    for endpoint in ENDPOINTS:
+        by_path.setdefault(endpoint.path, []).append(endpoint)
+    return [_path_route(path, endpoints) for path, endpoints in by_path.items()]

@@ -3,25 +3,91 @@
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetPydanticSchema,
+    StringConstraints,
+)
+from pydantic_core import CoreSchema
 
 MAX_ID = 2**63 - 1
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Markdown = Annotated[str, StringConstraints(max_length=100_000)]
-CommentBody = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                               max_length=20_000)]
+# What pydantic's strip_whitespace removes (Unicode White_Space), spelt out so that the
+# pattern means the same in every regex engine that reads the document.
+_WHITE_SPACE = r"\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# PostgreSQL cannot store U+0000 in text, and it is no character anyone types: refused.
+_NO_NUL = r"^[^\x00]*$"
+_NOT_BLANK = rf"^[^\x00]*[^\x00{_WHITE_SPACE}][^\x00]*$"
+
+
+def _whole_number(value: Any) -> Any:
+    """JSON has one number type: 3.0 is the integer 3 (JSON Schema agrees); 3.5 is not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _query_number(value: Any) -> Any:
+    """A query-string integer is ASCII digits, nothing else (no '+', '_', spaces, '1.0')."""
+    if isinstance(value, str):
+        if not re.fullmatch(r"-?[0-9]{1,19}", value):
+            raise ValueError("must be a whole number, written in digits")
+        return int(value)
+    return value
+
+
+def _iso_date(value: Any) -> Any:
+    """A date is written YYYY-MM-DD: no timestamps, no times."""
+    if isinstance(value, str):
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            raise ValueError("a date is written YYYY-MM-DD, e.g. 2026-12-01")
+        return datetime.date.fromisoformat(value)  # ValueError for a day that is not
+    return value
+
+
+def _without_null(source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+    """Validate and document only the type that is not None: null is no value here."""
+    [kept] = [arg for arg in get_args(source) if arg is not type(None)]
+    return handler(kept)
+
+
+def _text(max_length: int, *, required: bool = True) -> Any:
+    """Text trimmed of white space at both ends; when `required`, something must be left."""
+    if not required:
+        return StringConstraints(strip_whitespace=True, max_length=max_length, pattern=_NO_NUL)
+    return StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length,
+                             pattern=_NOT_BLANK)
+
+
+V = TypeVar("V")
+# A field of a change that may be left out but not sent as null (nothing to clear).
+Kept = Annotated[V | None, GetPydanticSchema(_without_null)]
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_whole_number)]
+QueryId = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(_query_number)]
+Date = Annotated[datetime.date, BeforeValidator(_iso_date)]
+Name = Annotated[str, _text(100)]
+Title = Annotated[str, _text(500)]
+Markdown = Annotated[str, StringConstraints(max_length=100_000, pattern=_NO_NUL)]
+CommentBody = Annotated[str, _text(20_000)]
 Color = Annotated[str, Field(pattern=r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$",
                              examples=["#e5484d"])]
-Username = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                            max_length=40)]
+# Case-insensitive (stored in lower case); services/users.py holds the same rule.
+Username = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$",
+                                examples=["alice"])]
+# A filter by username: a name nobody has matches nothing (it is not refused).
+UserFilter = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=_NO_NUL)]
 Role = Literal["owner", "editor", "viewer"]
 Priority = Literal["none", "low", "medium", "high", "urgent"]
-Position = Annotated[int, Field(ge=0, le=1_000_000)]
+Position = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_whole_number)]
+ImportSource = Literal["trello", "todoist", "tasklette"]
 
 
 class Body(BaseModel):
@@ -45,9 +111,9 @@ class ProjectCreate(Body):
 
 
 class ProjectUpdate(Body):
-    name: Name | None = None
-    description: Markdown | None = None
-    archived: bool | None = None
+    name: Kept[Name] = None
+    description: Kept[Markdown] = None
+    archived: Kept[bool] = None
 
 
 class MemberAdd(Body):
@@ -65,12 +131,12 @@ class ColumnCreate(Body):
 
 
 class ColumnUpdate(Body):
-    name: Name | None = None
-    position: Position | None = Field(None, description="0-based place on the board")
+    name: Kept[Name] = None
+    position: Kept[Position] = Field(None, description="0-based place on the board")
 
 
 class ColumnDeleteQuery(Query):
-    move_to: Id | None = Field(None, description="column that receives the tasks")
+    move_to: QueryId | None = Field(None, description="column that receives the tasks")
 
 
 class TaskCreate(Body):
@@ -80,8 +146,8 @@ class TaskCreate(Body):
     parent_task_id: Id | None = Field(None, description="makes this a subtask of that task")
     position: Position | None = Field(None, description="0-based place; default: last")
     priority: Priority = "none"
-    start_date: datetime.date | None = None
-    due_date: datetime.date | None = None
+    start_date: Date | None = None
+    due_date: Date | None = None
     completed: bool = False
     label_ids: list[Id] = Field(default_factory=list, max_length=100)
     assignees: list[Username] = Field(default_factory=list, max_length=100,
@@ -90,15 +156,15 @@ class TaskCreate(Body):
 
 class TaskUpdate(Body):
     version: Id | None = Field(None, description="the version you read (or send If-Match)")
-    title: Title | None = None
-    description: Markdown | None = None
-    column_id: Id | None = Field(None, description="moves the task to the end of that column")
-    priority: Priority | None = None
-    start_date: datetime.date | None = None
-    due_date: datetime.date | None = None
-    completed: bool | None = None
-    label_ids: list[Id] | None = Field(None, max_length=100)
-    assignees: list[Username] | None = Field(None, max_length=100)
+    title: Kept[Title] = None
+    description: Kept[Markdown] = None
+    column_id: Kept[Id] = Field(None, description="moves the task to the end of that column")
+    priority: Kept[Priority] = None
+    start_date: Date | None = None
+    due_date: Date | None = None
+    completed: Kept[bool] = None
+    label_ids: Kept[Annotated[list[Id], Field(max_length=100)]] = None
+    assignees: Kept[Annotated[list[Username], Field(max_length=100)]] = None
 
 
 class TaskMove(Body):
@@ -106,23 +172,28 @@ class TaskMove(Body):
     position: Position | None = Field(None, description="0-based place; default: last")
 
 
+_PRIORITY = "(?:none|low|medium|high|urgent)"
+_PRIORITIES = f"^ *(?:{_PRIORITY} *)?(?:, *(?:{_PRIORITY} *)?)*$"
+
+
 class TaskListQuery(Query):
-    column: Id | None = None
-    label: Id | None = None
-    assignee: Username | None = Field(None, description="a username, or 'me'")
+    column: QueryId | None = None
+    label: QueryId | None = None
+    assignee: UserFilter | None = Field(None, description="a username, or 'me'")
     priority: str | None = Field(None, description="one or more of none, low, medium, high, "
-                                                   "urgent, separated by commas")
-    due_before: datetime.date | None = Field(None, description="due strictly before this day")
-    due_after: datetime.date | None = Field(None, description="due strictly after this day")
+                                                   "urgent, separated by commas",
+                                 json_schema_extra={"pattern": _PRIORITIES})
+    due_before: Date | None = Field(None, description="due strictly before this day")
+    due_after: Date | None = Field(None, description="due strictly after this day")
     completed: bool | None = None
-    q: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+    q: Annotated[str, StringConstraints(max_length=200, pattern=_NO_NUL)] | None = Field(
         None, description="text the title or description contains")
     parent: Annotated[str, Field(pattern=r"^(any|[1-9][0-9]{0,17})$")] | None = Field(
         None, description="default: top-level tasks only; a task id: its subtasks; 'any': all")
     sort: Literal["position", "-position", "created", "-created", "updated", "-updated",
                   "due", "-due", "priority", "-priority", "title", "-title"] = "position"
-    cursor: Annotated[str, StringConstraints(max_length=1000)] | None = None
-    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    cursor: Annotated[str, StringConstraints(max_length=1000, pattern=_NO_NUL)] | None = None
+    limit: Annotated[int, Field(ge=1, le=200), BeforeValidator(_query_number)] = 50
 
 
 class LabelCreate(Body):
@@ -131,8 +202,8 @@ class LabelCreate(Body):
 
 
 class LabelUpdate(Body):
-    name: Name | None = None
-    color: Color | None = None
+    name: Kept[Name] = None
+    color: Kept[Color] = None
 
 
 class CommentCreate(Body):
@@ -148,12 +219,12 @@ ActivityKind = Literal["task", "comment", "column", "label", "member", "project"
 
 
 class ActivityQuery(Query):
-    before: Id | None = Field(None, description="only events older than this event id")
-    actor: Username | None = Field(None, description="only events by this user (a username; "
+    before: QueryId | None = Field(None, description="only events older than this event id")
+    actor: UserFilter | None = Field(None, description="only events by this user (a username; "
                                                      "one nobody has gives no events)")
     kind: ActivityKind | None = Field(None, description="only events of this kind group, "
                                                         "e.g. 'task' for every task.* kind")
-    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    limit: Annotated[int, Field(ge=1, le=200), BeforeValidator(_query_number)] = 50
 
 
 # --- responses ------------------------------------------------------------------------
@@ -310,11 +381,38 @@ class Problem(BaseModel):
 
 
 class StreamQuery(Query):
-    after: Annotated[int, Field(ge=0)] | None = Field(
+    after: Annotated[int, Field(ge=0), BeforeValidator(_query_number)] | None = Field(
         None, description="replay the events after this event id first (a `Last-Event-ID` "
                           "header, which browsers send when they reconnect, wins over it)")
     presence: bool = Field(False, description="count this stream as a person viewing the "
                                               "board (browsers' board pages do)")
+
+
+class StreamedEvent(BaseModel):
+    """The `data` of an event frame (`id` is the event id, `event` its kind)."""
+
+    id: int
+    project_id: int | None
+    actor_id: int | None
+    kind: str
+    entity_type: str
+    entity_id: int
+    task_id: int | None
+    payload: dict[str, object]
+    created_at: str
+
+
+class PresenceFrame(BaseModel):
+    """The `data` of a `presence` frame: who has the board open now (it has no `id`)."""
+
+    project_id: int
+    user_ids: list[int]
+
+
+class ClosedFrame(BaseModel):
+    """The `data` of the `stream.closed` frame the server sends before it ends a stream."""
+
+    reason: str
 
 
 # --- attachments ------------------------------------------------------------------------
@@ -339,33 +437,43 @@ class Attachment(BaseModel):
 
 # --- search, saved views, import and export, calendar -----------------------------------
 
-SearchText = Annotated[str, StringConstraints(max_length=500)]
+# The service explains a blank search (an empty one is a 422 too): the document says it.
+SearchText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500),
+                       Field(json_schema_extra={"minLength": 1,
+                                                "pattern": f"[^{_WHITE_SPACE}]"})]
 
 
 class ProjectSearchQuery(Query):
-    q: SearchText = Field("", description='words, "exact phrases", word* and filters: '
+    q: SearchText = Field(description='words, "exact phrases", word* and filters: '
                                           "label:bug assignee:me priority:high "
                                           'due:<2026-12-01 due:overdue is:open column:"In '
                                           'progress" (required: an empty search is a 422)')
-    limit: Annotated[int, Field(ge=1, le=100)] = 20
-    offset: Annotated[int, Field(ge=0, le=10_000)] = 0
+    limit: Annotated[int, Field(ge=1, le=100), BeforeValidator(_query_number)] = 20
+    offset: Annotated[int, Field(ge=0, le=10_000), BeforeValidator(_query_number)] = 0
 
 
 class SearchQuery(ProjectSearchQuery):
-    project: Id | None = Field(None, description="search this project only")
+    project: QueryId | None = Field(None, description="search this project only")
 
 
 class SavedViewCreate(Body):
     name: Name
-    query: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] = Field(
+    query: Annotated[str, _text(2000, required=False)] = Field(
         "", description="the list view's query string, e.g. label=3&sort=-due (the "
                         "parameters of GET /projects/{id}/tasks, without cursor)")
 
 
 class SavedViewUpdate(Body):
-    name: Name | None = None
-    query: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None \
+    name: Kept[Name] = None
+    query: Annotated[str, _text(2000, required=False)] | None \
         = None
+
+
+class PathParameters(BaseModel):
+    """The parts of API paths that are not ids (ids are positive 64-bit integers)."""
+
+    username: Username
+    source: ImportSource
 
 
 class ImportQuery(Query):
@@ -425,7 +533,7 @@ class SavedView(BaseModel):
 class ImportResult(BaseModel):
     project_id: int
     name: str
-    source: Literal["trello", "todoist", "tasklette"]
+    source: ImportSource
     columns: int
     tasks: int
     subtasks: int

@@ -71,9 +71,6 @@ async def get_view(request: Request, actor: Actor) -> Any:
 
 
 async def update_view(request: Request, actor: Actor, body: schemas.SavedViewUpdate) -> Any:
-    sent = body.model_fields_set
-    if "name" in sent and body.name is None:
-        raise Invalid("name cannot be null", field="name")
     query = None if body.query is None else view_query(body.query)
     return await saved_views.update(_db(request), actor, request.path_params["view_id"],
                                     body.name, query)

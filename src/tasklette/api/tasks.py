@@ -24,11 +24,6 @@ def _with_etag(task: dict[str, Any], status: int = 200) -> JSON:
 
 def _fields(body: schemas.TaskCreate | schemas.TaskUpdate) -> tasks.TaskFields:
     sent = body.model_fields_set
-    if isinstance(body, schemas.TaskUpdate):
-        for name in ("title", "description", "priority", "completed", "label_ids",
-                     "assignees", "column_id"):
-            if name in sent and getattr(body, name) is None:
-                raise Invalid(f"{name} cannot be null", field=name)
     return tasks.TaskFields(
         title=body.title, description=body.description, priority=body.priority,
         start_date=body.start_date.isoformat() if body.start_date else None,
@@ -73,12 +68,12 @@ async def move_task(request: Request, actor: Actor, body: schemas.TaskMove) -> J
 def list_query(query: schemas.TaskListQuery) -> tasks.ListQuery:
     """The service's list request for a validated query string (API and list page alike)."""
     priorities = []
-    for name in (query.priority or "").split(","):
-        if name.strip():
-            if name.strip() not in PRIORITIES:
-                raise Invalid(f"there is no priority {name.strip()!r}; use one of "
+    for part in (query.priority or "").split(","):
+        if name := part.strip(" "):  # spaces only, as the document's pattern says
+            if name not in PRIORITIES:
+                raise Invalid(f"there is no priority {name!r}; use one of "
                               f"{', '.join(PRIORITIES)}", field="priority")
-            priorities.append(PRIORITIES.index(name.strip()))
+            priorities.append(PRIORITIES.index(name))
     parent: int | str | None = query.parent
     if parent is not None and parent != "any":
         parent = int(parent)

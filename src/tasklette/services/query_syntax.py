@@ -88,7 +88,8 @@ def parse(text: str) -> ParsedQuery:
     if len(text) > MAX_LENGTH:
         raise QuerySyntaxError(f"a search can be at most {MAX_LENGTH} characters long")
     query = ParsedQuery()
-    tokens = _tokens(text)
+    # NUL is no text: FTS5 takes it for the end of a string, PostgreSQL refuses it.
+    tokens = _tokens(text.replace("\x00", " "))
     if len(tokens) > MAX_PARTS:
         raise QuerySyntaxError(f"a search can have at most {MAX_PARTS} words and filters")
     for kind, name, value in tokens:
