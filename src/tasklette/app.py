@@ -31,7 +31,7 @@ from tasklette.services import sessions
 from tasklette.services.blob_garbage import Sweeper
 from tasklette.services.errors import ServiceError
 from tasklette.settings import Settings, load_settings
-from tasklette.storage.database import DatabaseUnavailable, TransientError
+from tasklette.storage.database import DatabaseUnavailable, TransientError, UnstorableText
 from tasklette.storage.migrations import latest_version
 from tasklette.storage.open import claim_server, connect, schema_version
 from tasklette.web import errors as web_errors
@@ -161,6 +161,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             http.Problem: http.handle_problem,
             ServiceError: web_errors.handle_service_error,
             TransientError: web_errors.handle_busy,
+            UnstorableText: web_errors.handle_unstorable_text,
             HTTPException: web_errors.handle_http_exception,
             SignInRequired: redirect_to_sign_in,
             DatabaseUnavailable: web_errors.handle_database_unavailable,

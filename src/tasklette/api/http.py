@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tasklette.api.schemas import error_message
 from tasklette.numbers import int_or_none
 from tasklette.services import tokens
 from tasklette.services.errors import ServiceError, Unauthenticated
@@ -53,7 +54,7 @@ def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
     errors = []
     for error in exc.errors(include_url=False, include_input=False):
         loc = [str(part) for part in error["loc"]]
-        errors.append({"field": ".".join(loc) or None, "message": error["msg"]})
+        errors.append({"field": ".".join(loc) or None, "message": error_message(error)})
     return errors
 
 

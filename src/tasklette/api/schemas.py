@@ -15,7 +15,7 @@ from pydantic import (
     GetPydanticSchema,
     StringConstraints,
 )
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, ErrorDetails
 
 MAX_ID = 2**63 - 1
 
@@ -66,6 +66,27 @@ def _text(max_length: int, *, required: bool = True) -> Any:
                              pattern=_NOT_BLANK)
 
 
+_COLOR = r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"
+_USERNAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$"
+# A pattern is how the document states a rule; a person is told the rule in words.
+_PATTERN_MESSAGES = {
+    _NO_NUL: "must not contain the NUL character (U+0000)",
+    _NOT_BLANK: "must not contain the NUL character (U+0000)",  # blank: min_length says so
+    _COLOR: "a colour is written #rgb or #rrggbb, e.g. #e5484d",
+    _USERNAME: "a username is 1 to 40 letters, digits, '_', '.' or '-', starting with a "
+               "letter or a digit",
+}
+
+
+def error_message(error: ErrorDetails) -> str:
+    """What a validation error says to a person (a pattern's rule in words)."""
+    if error["type"] == "string_pattern_mismatch":
+        pattern = (error.get("ctx") or {}).get("pattern")
+        if pattern in _PATTERN_MESSAGES:
+            return _PATTERN_MESSAGES[pattern]
+    return error["msg"]
+
+
 V = TypeVar("V")
 # A field of a change that may be left out but not sent as null (nothing to clear).
 Kept = Annotated[V | None, GetPydanticSchema(_without_null)]
@@ -77,10 +98,10 @@ Name = Annotated[str, _text(100)]
 Title = Annotated[str, _text(500)]
 Markdown = Annotated[str, StringConstraints(max_length=100_000, pattern=_NO_NUL)]
 CommentBody = Annotated[str, _text(20_000)]
-Color = Annotated[str, Field(pattern=r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$",
+Color = Annotated[str, Field(pattern=_COLOR,
                              examples=["#e5484d"])]
 # Case-insensitive (stored in lower case); services/users.py holds the same rule.
-Username = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$",
+Username = Annotated[str, Field(pattern=_USERNAME,
                                 examples=["alice"])]
 # A filter by username: a name nobody has matches nothing (it is not refused).
 UserFilter = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=_NO_NUL)]

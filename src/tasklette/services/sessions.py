@@ -110,6 +110,8 @@ async def sign_in(db: Database, username: str, password: str, address: str) -> A
     key), so that parallel guesses cannot all slip under the limit; a success gives
     its count back. The error for a wrong password and for an unknown user is the same.
     """
+    # No username holds U+0000, and PostgreSQL cannot even compare text with it.
+    username = username.replace("\x00", "\ufffd")
     user_key = "user:" + username.strip().lower()[:100]
     address_key = "addr:" + address
     await _take_attempts(db, [(user_key, MAX_FAILURES_PER_ACCOUNT),

@@ -116,6 +116,10 @@ class IntegrityError(Exception):
     """A constraint of the schema refused a change (unique, foreign key, check)."""
 
 
+class UnstorableText(Exception):
+    """Text the database cannot hold: U+0000, which PostgreSQL refuses in any text value."""
+
+
 class DatabaseUnavailable(Exception):
     """The database cannot serve now (busy, locked, down, no connection free): try later.
 

@@ -27,6 +27,7 @@ from tasklette.storage.database import (
     ReadScope,
     Row,
     TransientError,
+    UnstorableText,
 )
 
 _TRANSIENT = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
@@ -59,6 +60,8 @@ def _translated() -> Iterator[None]:
         raise IntegrityError(str(exc)) from exc
     except _TRANSIENT as exc:
         raise TransientError(str(exc)) from exc
+    except asyncpg.CharacterNotInRepertoireError as exc:
+        raise UnstorableText(str(exc)) from exc
     except _UNAVAILABLE as exc:
         raise DatabaseUnavailable(f"the database server cannot be used: {exc}") from exc
     except asyncpg.InterfaceError as exc:

@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tasklette.api import http
-from tasklette.services.errors import Busy, ServiceError
-from tasklette.storage.database import TransientError
+from tasklette.services.errors import Busy, Invalid, ServiceError
+from tasklette.storage.database import TransientError, UnstorableText
 from tasklette.web.pages import render
 
 
@@ -48,6 +48,13 @@ async def handle_busy(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TransientError)
     return await handle_service_error(request, Busy(
         "the database is busy with other changes at the same moment; try again"))
+
+
+async def handle_unstorable_text(request: Request, exc: Exception) -> Response:
+    """Text with a NUL that slipped past the forms' checks: 422, never a 500."""
+    assert isinstance(exc, UnstorableText)
+    return await handle_service_error(request, Invalid(
+        "text must not contain the NUL character (U+0000)"))
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:

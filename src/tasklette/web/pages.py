@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.templating import Jinja2Templates
 from starlette.types import Message
 
+from tasklette.api.schemas import error_message
 from tasklette.numbers import int_or_none
 from tasklette.services.errors import ServiceError, TooLarge
 from tasklette.web import markdown
@@ -118,7 +119,7 @@ async def read_form(request: Request, model: type[M], fields: tuple[str, ...] | 
     except ValidationError as exc:
         for error in exc.errors(include_url=False, include_input=False):
             field = ".".join(str(part) for part in error["loc"]) or "form"
-            form.errors.setdefault(field, _plain(error["msg"]))
+            form.errors.setdefault(field, _plain(error_message(error)))
         return None, form
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, StringConstraints
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tasklette.api.schemas import Name
 from tasklette.api.search import VIEW_PARAMS, view_query
 from tasklette.services import permissions, saved_views
 from tasklette.services.errors import Conflict, Invalid, NotFound
@@ -28,9 +29,8 @@ MESSAGES = {
 
 
 class ViewForm(BaseModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                           max_length=100)]
-    query: Annotated[str, StringConstraints(max_length=2000)] = ""
+    name: Name
+    query: Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")] = ""
 
 
 async def list_context(db: Database, actor: Actor, project: Row,
