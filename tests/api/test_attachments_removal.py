@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
@@ -30,18 +29,10 @@ from tests.blobs.test_s3 import (
     key_of,
     s3_server,  # noqa: F401 (the fixture behind `s3`)
 )
-from tests.conftest import BACKENDS, POSTGRES_URL, Server, eventually, run_sync
+from tests.conftest import BACKENDS, POSTGRES_URL, Server, _admin, eventually, run_sync
 from tests.live_server import LiveServer, free_port
 
 _databases = iter(range(1, 10_000))
-
-
-async def _admin(statement: str) -> None:
-    conn = await asyncpg.connect(POSTGRES_URL)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
 
 
 @dataclass

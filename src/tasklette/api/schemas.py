@@ -17,6 +17,9 @@ from pydantic import (
 )
 from pydantic_core import CoreSchema, ErrorDetails
 
+from tasklette.numbers import NotANumber, parse_int
+from tasklette.services.users import USERNAME_RULE
+
 MAX_ID = 2**63 - 1
 
 # What pydantic's strip_whitespace removes (Unicode White_Space), spelt out so that the
@@ -37,9 +40,10 @@ def _whole_number(value: Any) -> Any:
 def _query_number(value: Any) -> Any:
     """A query-string integer is ASCII digits, nothing else (no '+', '_', spaces, '1.0')."""
     if isinstance(value, str):
-        if not re.fullmatch(r"-?[0-9]{1,19}", value):
-            raise ValueError("must be a whole number, written in digits")
-        return int(value)
+        try:
+            return parse_int(value, max_digits=19, signed=True)
+        except NotANumber:
+            raise ValueError("must be a whole number, written in digits") from None
     return value
 
 
@@ -73,8 +77,7 @@ _PATTERN_MESSAGES = {
     _NO_NUL: "must not contain the NUL character (U+0000)",
     _NOT_BLANK: "must not contain the NUL character (U+0000)",  # blank: min_length says so
     _COLOR: "a colour is written #rgb or #rrggbb, e.g. #e5484d",
-    _USERNAME: "a username is 1 to 40 letters, digits, '_', '.' or '-', starting with a "
-               "letter or a digit",
+    _USERNAME: USERNAME_RULE,
 }
 
 

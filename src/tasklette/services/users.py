@@ -22,6 +22,8 @@ from tasklette.storage import users as store
 from tasklette.storage.database import Database, IntegrityError, Row, retried
 
 USERNAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
+USERNAME_RULE = ("a username is 1 to 40 letters, digits, '.', '_' or '-', starting with a "
+                 "letter or digit")
 MIN_PASSWORD = 8
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended cost
@@ -55,8 +57,7 @@ def normalise_username(username: str) -> str:
     """Usernames are case-insensitive: stored and compared in lower case."""
     name = username.strip().lower()
     if not USERNAME.fullmatch(name):
-        raise Invalid("a username is 1 to 40 letters, digits, '.', '_' or '-', "
-                      "starting with a letter or digit", field="username")
+        raise Invalid(USERNAME_RULE, field="username")
     return name
 
 

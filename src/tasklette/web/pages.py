@@ -124,6 +124,7 @@ async def read_form(request: Request, model: type[M], fields: tuple[str, ...] | 
 
 
 def _plain(message: str) -> str:
+    message = message[:1].upper() + message[1:]  # our rules are written to follow a field
     return message.replace("String should have at least 1 character", "Fill this in") \
         .replace("String should have", "Use")
 
