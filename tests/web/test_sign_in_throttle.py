@@ -75,3 +75,15 @@ def test_first_failures_at_once_are_all_counted(server: Server, make_user: Any) 
     assert server.sql("SELECT COUNT(*) FROM sign_in_failures WHERE key = ?",
                       ("user:" + user.username,))[0][0] == 0
 
+
+
+def test_simultaneous_right_sign_ins_to_one_account_all_get_in(
+        server: Server, make_user: Any) -> None:
+    # A team on one shared account (or one person's many tabs) signing in at once: each
+    # attempt is counted before its password is checked, but a success gives its count
+    # back, so the ones past the limit wait for those instead of being refused.
+    user = make_user("shared")
+    attempts = [(user.username, PASSWORD, next(_addresses))
+                for _ in range(3 * MAX_FAILURES_PER_ACCOUNT)]
+    statuses = run_sync(_guesses(server, attempts))
+    assert statuses == Counter({303: len(attempts)}), statuses

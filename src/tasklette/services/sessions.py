@@ -6,6 +6,8 @@ import asyncio
 import hashlib
 import logging
 import secrets
+import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +23,10 @@ log = logging.getLogger("tasklette.sessions")
 MAX_FAILURES_PER_ACCOUNT = 5
 MAX_FAILURES_PER_ADDRESS = 20
 FAILURE_WINDOW = timedelta(minutes=15)
+# How long an attempt refused only because others are still being checked waits for them.
+PATIENCE_SECONDS = 5.0
+# Attempts of this process that are counted and not yet settled, by throttle key.
+_in_flight: Counter[str] = Counter()
 TOUCH_EVERY = timedelta(minutes=1)
 
 
@@ -114,22 +120,63 @@ async def sign_in(db: Database, username: str, password: str, address: str) -> A
     username = username.replace("\x00", "\ufffd")
     user_key = "user:" + username.strip().lower()[:100]
     address_key = "addr:" + address
-    await _take_attempts(db, [(user_key, MAX_FAILURES_PER_ACCOUNT),
-                              (address_key, MAX_FAILURES_PER_ADDRESS)])
-    actor = await users.verify_password(db, username, password)
-    if actor is None:
-        raise Unauthenticated("the username or password is not right")
-    await _succeeded(db, user_key, address_key)
+    keys = [(user_key, MAX_FAILURES_PER_ACCOUNT), (address_key, MAX_FAILURES_PER_ADDRESS)]
+    await _take_attempts_patiently(db, keys)  # marks them in flight
+    try:
+        actor = await users.verify_password(db, username, password)
+        if actor is None:
+            raise Unauthenticated("the username or password is not right")
+        await _succeeded(db, user_key, address_key)
+    finally:
+        _settle(keys)
     return actor
+
+
+async def _take_attempts_patiently(db: Database, keys: list[tuple[str, int]]) -> None:
+    """Count the attempt; when refused while this process still checks others for the
+    same keys, wait for them first (a success gives its count back), for a while.
+
+    An account or address that is really locked out has nothing in flight: its
+    refusal is at once, and costs one statement, however many requests come.
+    """
+    deadline = time.monotonic() + PATIENCE_SECONDS
+    while True:
+        # Looked at before as well as after: one that settles meanwhile counts too.
+        others_before = any(_in_flight[key] for key, _ in keys)
+        try:
+            await _take_attempts(db, keys)
+            return
+        except TooManyRequests:
+            others = others_before or any(_in_flight[key] for key, _ in keys)
+            if not others or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(0.05)
 
 
 @retried
 async def _take_attempts(db: Database, keys: list[tuple[str, int]]) -> None:
     window_start_after = _iso(datetime.now(UTC) - FAILURE_WINDOW)
-    async with db.transaction() as tx:
-        for key, limit in keys:
-            if await store.take_attempt(tx, key, limit, window_start_after) is None:
-                raise _throttled(await store.failures(tx, key))  # uncounts every key
+    marked = False
+    try:
+        async with db.transaction() as tx:
+            for key, limit in keys:
+                if await store.take_attempt(tx, key, limit, window_start_after) is None:
+                    raise _throttled(await store.failures(tx, key))  # uncounts every key
+            # In flight from the moment they are counted, before the commit: attempts
+            # refused in the same SQLite batch must see them to wait for them.
+            _in_flight.update(key for key, _ in keys)
+            marked = True
+    except BaseException:
+        if marked:
+            _settle(keys)
+        raise
+
+
+def _settle(keys: list[tuple[str, int]]) -> None:
+    _in_flight.subtract(key for key, _ in keys)
+    for key, _ in keys:
+        if _in_flight[key] <= 0:
+            del _in_flight[key]
 
 
 @retried
