@@ -2,8 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tasklette.numbers import int_or_none
+from tasklette.services.errors import ServiceError
+
+
+def declared_length(headers: Mapping[str, str]) -> int | None:
+    """The body length a request's Content-Length declares (None without one).
+
+    A 400 (ServiceError) when it is not ASCII digits: the API and the web forms alike.
+    """
+    declared = headers.get("content-length")
+    if declared is None:
+        return None
+    length = int_or_none(declared.strip(), max_digits=19)
+    if length is None:
+        raise ServiceError("the Content-Length header is not a number")
+    return length
 
 # Styles may be inline (a label's validated #rrggbb colour); scripts never are.
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "

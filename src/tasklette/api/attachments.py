@@ -14,10 +14,11 @@ from urllib.parse import quote
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
-from tasklette.api.http import JSON, Problem, content_length, problem_response
+from tasklette.api.http import JSON, Problem, problem_response
 from tasklette.blobs.sniff import is_inline_image
 from tasklette.blobs.store import BlobStore
 from tasklette.blobs.upload import MultipartUpload, UploadLimits, UploadRefused
+from tasklette.headers import declared_length
 from tasklette.numbers import int_or_none
 from tasklette.services import attachments
 from tasklette.services.errors import NotFound
@@ -56,8 +57,8 @@ def _check_headers(request: Request, limits: UploadLimits) -> None:
     if content_type != "multipart/form-data":
         raise Problem(415, "Unsupported media type",
                       "send the files as multipart/form-data, one part per file")
-    declared = request.headers.get("content-length")
-    if declared is not None and (length := content_length(declared)) > limits.max_request_bytes:
+    length = declared_length(request.headers)
+    if length is not None and length > limits.max_request_bytes:
         raise Problem(413, "Content too large",
                       f"the request body ({length} bytes) is over the limit of "
                       f"{limits.max_request_bytes} bytes per upload")

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tasklette.api.schemas import error_message
+from tasklette.headers import declared_length
 from tasklette.numbers import int_or_none
 from tasklette.services import tokens
 from tasklette.services.errors import ServiceError, Unauthenticated
@@ -61,18 +62,10 @@ def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
 # --- input ------------------------------------------------------------------------------
 
 
-def content_length(declared: str) -> int:
-    """The length a Content-Length header declares; 400 when it is not ASCII digits."""
-    length = int_or_none(declared.strip(), max_digits=19)
-    if length is None:
-        raise Problem(400, "Bad request", "the Content-Length header is not a number")
-    return length
-
-
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it passes `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and content_length(declared) > limit:
+    declared = declared_length(request.headers)
+    if declared is not None and declared > limit:
         raise Problem(413, "Content too large",
                       f"the request body is over the limit of {limit} bytes")
     body = bytearray()

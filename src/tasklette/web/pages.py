@@ -14,8 +14,8 @@ from starlette.templating import Jinja2Templates
 from starlette.types import Message
 
 from tasklette.api.schemas import error_message
-from tasklette.numbers import int_or_none
-from tasklette.services.errors import ServiceError, TooLarge
+from tasklette.headers import declared_length
+from tasklette.services.errors import TooLarge
 from tasklette.web import markdown
 from tasklette.web.auth import check_csrf_token, current_session
 
@@ -66,10 +66,7 @@ def limit_body(request: Request, limit: int) -> Request:
     without one (chunked) is refused at the first chunk past the limit, so nothing
     beyond it is read, parsed or spooled.
     """
-    declared = request.headers.get("content-length")
-    length = None if declared is None else int_or_none(declared.strip(), max_digits=19)
-    if declared is not None and length is None:
-        raise ServiceError("the request's Content-Length header is not a number")
+    length = declared_length(request.headers)
     if length is not None and length > limit:
         raise TooLarge(f"the request is larger than the limit of {limit:,} bytes")
     received = 0
