@@ -352,17 +352,24 @@ class Comment(BaseModel):
     edited_at: str | None
 
 
-class Event(BaseModel):
+class StreamedEvent(BaseModel):
+    """The `data` of an event frame (`id` is the event id, `event` its kind)."""
+
     id: int
     project_id: int | None
     actor_id: int | None
-    actor_username: str | None
     kind: str
     entity_type: str
     entity_id: int
     task_id: int | None
     payload: dict[str, object]
     created_at: str
+
+
+class Event(StreamedEvent):
+    """An event as the activity lists it: with its actor's username."""
+
+    actor_username: str | None
 
 
 class ProjectEvent(Event):
@@ -410,20 +417,6 @@ class StreamQuery(Query):
                           "header, which browsers send when they reconnect, wins over it)")
     presence: bool = Field(False, description="count this stream as a person viewing the "
                                               "board (browsers' board pages do)")
-
-
-class StreamedEvent(BaseModel):
-    """The `data` of an event frame (`id` is the event id, `event` its kind)."""
-
-    id: int
-    project_id: int | None
-    actor_id: int | None
-    kind: str
-    entity_type: str
-    entity_id: int
-    task_id: int | None
-    payload: dict[str, object]
-    created_at: str
 
 
 class PresenceFrame(BaseModel):
