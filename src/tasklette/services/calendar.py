@@ -6,8 +6,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import secrets
-
-from icalendar import Calendar, Event, vDuration
+from typing import TYPE_CHECKING
 
 from tasklette import __version__
 from tasklette.services.permissions import Actor
@@ -18,6 +17,11 @@ from tasklette.storage.tasks import PRIORITIES
 PREFIX = "cal_"
 MAX_EVENTS = 5000
 DESCRIPTION_CHARS = 1000
+
+# icalendar (3.6 MiB) is imported by the first feed request that needs it, not by every
+# server at start-up.
+if TYPE_CHECKING:
+    from icalendar import Event
 
 
 def _hash(secret: str) -> str:
@@ -77,6 +81,8 @@ def _event(task: Row, base_url: str, host: str) -> Event:
     if description:
         lines += ["", description]
     lines += ["", url]
+    from icalendar import Event
+
     event = Event()
     # Stable across edits and moves: a calendar app updates the event rather than adding one.
     event.add("uid", f"task-{task['id']}@{host}")
@@ -96,6 +102,8 @@ def _event(task: Row, base_url: str, host: str) -> Event:
 
 def render(user: Row, tasks: list[Row], base_url: str) -> bytes:
     """An iCalendar file with one all-day event per task, on its due date."""
+    from icalendar import Calendar, vDuration
+
     base_url = base_url.rstrip("/")
     host = base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "tasklette"
     calendar = Calendar()

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import asyncpg
-
 from tasklette.settings import Settings
 from tasklette.storage import migrations
 from tasklette.storage.database import Database
-from tasklette.storage.postgres import PostgresDatabase
 from tasklette.storage.sqlite import SQLiteDatabase, claim_for_server
 from tasklette.storage.sqlite import connect as sqlite_connect
 
@@ -41,6 +38,8 @@ async def migrate_any(settings: Settings) -> list[int]:
     """Bring the configured database (SQLite or PostgreSQL) to the newest schema."""
     if not uses_postgres(settings):
         return migrate(settings)
+    import asyncpg  # only a server on PostgreSQL loads its driver
+
     conn = await asyncpg.connect(settings.database_url)
     try:
         return await migrations.migrate_postgres(conn)
@@ -60,6 +59,8 @@ async def connect(settings: Settings) -> Database:
     if not uses_postgres(settings):
         return open_database(settings)
     await migrate_any(settings)
+    from tasklette.storage.postgres import PostgresDatabase
+
     return await PostgresDatabase.open(
         settings.database_url, max_size=settings.database_pool_size,
         acquire_timeout=settings.database_acquire_timeout_ms / 1000)
