@@ -30,6 +30,7 @@ from tasklette.logs import RequestLog
 from tasklette.services import sessions
 from tasklette.services.blob_garbage import Sweeper
 from tasklette.services.errors import ServiceError
+from tasklette.services.job_runner import HandlerTable, JobRunner, built_in_handlers
 from tasklette.settings import Settings, load_settings
 from tasklette.storage.database import DatabaseUnavailable, TransientError, UnstorableText
 from tasklette.storage.migrations import latest_version
@@ -91,9 +92,10 @@ def settle_memory() -> None:
 
 
 @asynccontextmanager
-async def _serving(app: Starlette, settings: Settings) -> AsyncIterator[None]:
-    """Open the database, blob store, broker, feed, guard, sweeper and session purge;
-    close them after."""
+async def _serving(app: Starlette, settings: Settings,
+                   job_handlers: HandlerTable) -> AsyncIterator[None]:
+    """Open the database, blob store, broker, feed, guard, sweeper, job runner and session
+    purge; close them after."""
     app.state.db = db = await connect(settings)
     app.state.blobs = blobs = await open_store(settings)  # sweeps crashed uploads
     app.state.broker = broker = Broker(queue_limit=settings.stream_queue_limit)
@@ -104,6 +106,10 @@ async def _serving(app: Starlette, settings: Settings) -> AsyncIterator[None]:
     await guard.start()
     sweeper = Sweeper(db, blobs, settings.blob_grace_seconds)
     sweeper.start()  # at once, for what a crash left, then every few seconds
+    app.state.jobs = runner = JobRunner(db, job_handlers(db, settings),
+                                        concurrency=settings.job_concurrency,
+                                        lease_seconds=settings.job_lease_seconds)
+    runner.start()
     undo_signals = close_streams_on_signals(broker)
     purging = asyncio.create_task(sessions.purge_every(
         db, timedelta(minutes=settings.session_idle_minutes),
@@ -120,19 +126,22 @@ async def _serving(app: Starlette, settings: Settings) -> AsyncIterator[None]:
         await guard.stop()
         await feed.stop()
         await sweeper.stop()
+        await runner.stop()
         await db.close()
         await blobs.close()
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
-    """Build a Tasklette application for `settings` (default: from the environment)."""
+def create_app(settings: Settings | None = None,
+               job_handlers: HandlerTable = built_in_handlers) -> Starlette:
+    """Build a Tasklette application for `settings` (default: from the environment);
+    its job runner runs the handlers `job_handlers(db, settings)` gives."""
     settings = settings or load_settings()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         release = claim_server(settings)
         try:
-            async with _serving(app, settings):
+            async with _serving(app, settings, job_handlers):
                 yield
         finally:
             release()

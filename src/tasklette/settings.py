@@ -175,6 +175,14 @@ SETTINGS_TABLE: tuple[Setting, ...] = (
     Setting("markdown_cache_bytes", _parse_positive_int, 16_777_216,
             "Memory kept for rendered Markdown (descriptions and comments), in bytes (16 "
             "MiB); the least recently shown go first."),
+    # --- jobs ---
+    Setting("job_concurrency", _parse_positive_int, 4,
+            "Jobs (notifications, e-mail, webhooks) one process runs at the same time, in "
+            "`tasklette serve` and in each `tasklette worker`."),
+    Setting("job_lease_seconds", _parse_positive_int, 60,
+            "How long a worker holds a job it runs before another may take it over; kept "
+            "extended while the job runs, so this is how soon the job of a worker that died "
+            "runs again."),
     # --- import ---
     Setting("max_import_bytes", _parse_positive_int, 52_428_800,
             "Largest file an import (Trello, Todoist, Tasklette export) may be, through the "
@@ -221,6 +229,8 @@ class Settings:
     stream_heartbeat_seconds: int = 15
     stream_queue_limit: int = 1000
     max_import_bytes: int = 52_428_800
+    job_concurrency: int = 4
+    job_lease_seconds: int = 60
     markdown_cache_bytes: int = 16_777_216
 
     def __post_init__(self) -> None:

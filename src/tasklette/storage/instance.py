@@ -34,7 +34,10 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("saved_views", ("id",)),
     ("events", ("id",)),
 )
-NOT_COPIED = frozenset({"schema_version", "sign_in_failures", "task_search", "blob_garbage"})
+# Jobs are not copied either: an instance is moved with its servers stopped, and the
+# work its jobs stand for (notifications of changes then) belongs to the old one.
+NOT_COPIED = frozenset({"schema_version", "sign_in_failures", "task_search", "blob_garbage",
+                        "jobs"})
 BATCH = 1000
 _COLUMN = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
