@@ -16,66 +16,21 @@ import uvicorn
 from tasklette import http_protocol
 from tasklette.blobs.open import open_store as open_blob_store
 from tasklette.blobs.store import BlobStore, BlobStoreUnavailable
+from tasklette.cli_common import WHOLE_NUMBER, data_dir_option, database_option
+from tasklette.cli_common import run as _run
+from tasklette.cli_common import settings as _settings
+from tasklette.cli_jobs import jobs_group, worker
 from tasklette.logs import log_config
-from tasklette.numbers import NotANumber, parse_int
 from tasklette.services import attachments, sessions, tokens, users
 from tasklette.services.errors import ServiceError
 from tasklette.services.permissions import Actor
-from tasklette.settings import SETTINGS_TABLE, Settings, SettingsError, load_settings
+from tasklette.settings import SETTINGS_TABLE, Settings
 from tasklette.storage import instance as storage_instance
 from tasklette.storage import open as storage_open
 from tasklette.storage import sqlite as storage_sqlite
 from tasklette.storage.database import Database, SchemaTooNewError
 
 T = TypeVar("T")
-
-
-class _WholeNumber(click.ParamType[int]):
-    """A whole number in ASCII digits (click's int would take `٣` or `1_0`)."""
-
-    name = "integer"
-
-    def convert(self, value: Any, param: click.Parameter | None,
-                ctx: click.Context | None) -> int:
-        if isinstance(value, int):
-            return value
-        try:
-            return parse_int(str(value).strip())
-        except NotANumber as exc:
-            self.fail(str(exc), param, ctx)
-
-
-WHOLE_NUMBER = _WholeNumber()
-
-data_dir_option = click.option(
-    "--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Directory of the database and files [env: TASKLETTE_DATA_DIR; default: "
-         "./tasklette-data].")
-
-
-def _settings(**overrides: Any) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except SettingsError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
-def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    """Open the database, run `work` with it, close it; errors become clean messages."""
-
-    async def main() -> T:
-        db = await storage_open.connect(settings)
-        try:
-            return await work(db)
-        finally:
-            await db.close()
-
-    try:
-        return asyncio.run(main())
-    except ServiceError as exc:
-        raise click.ClickException(exc.detail) from None
-    except SchemaTooNewError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.group(invoke_without_command=True)
@@ -88,6 +43,10 @@ def main(ctx: click.Context) -> None:
     """
     if ctx.invoked_subcommand is None:
         ctx.invoke(serve)
+
+
+main.add_command(worker)
+main.add_command(jobs_group)
 
 
 @main.command()
@@ -527,11 +486,6 @@ def blobs_gc(data_dir: Path | None) -> None:
 
 
 # --- a whole instance, e.g. from SQLite to PostgreSQL ----------------------------------
-
-database_option = click.option(
-    "--database", "database_url", default=None,
-    help="PostgreSQL URL to use instead of SQLite [env: TASKLETTE_DATABASE_URL].")
-
 
 def _progress(label: str, total: int) -> Any:
     return click.progressbar(length=max(total, 1), label=label, file=sys.stderr)
