@@ -76,6 +76,14 @@ def require_manage(role: str | None, what: str) -> None:
         raise Forbidden("only an owner of the project can do this")
 
 
+def require_admin(actor: Actor | None) -> Actor:
+    """The actor, when an instance administrator; NotFound otherwise (for anyone else
+    the administration pages do not exist)."""
+    if actor is None or not actor.is_admin:
+        raise NotFound("page not found")
+    return actor
+
+
 # --- event streams ----------------------------------------------------------------------
 
 TOKEN_REVOKED = "the API token was revoked"

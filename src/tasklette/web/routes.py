@@ -10,6 +10,7 @@ from tasklette.api import calendar
 from tasklette.web import (
     account,
     activity_page,
+    admin_jobs,
     attachments,
     board,
     import_export,
@@ -103,4 +104,7 @@ def web_routes() -> list[BaseRoute]:
         Route("/projects/import", import_export.import_upload, methods=["POST"]),
         Route("/account/calendar", account.calendar_feed, methods=["POST"]),
         Route("/calendar/{secret}.ics", calendar.feed, methods=["GET"]),
+        # --- administration (web/admin_jobs.py): instance administrators only ---
+        Route("/admin/jobs", admin_jobs.jobs_page, methods=["GET"]),
+        Route("/admin/jobs/{job_id:id}/retry", admin_jobs.retry_job, methods=["POST"]),
     ]
