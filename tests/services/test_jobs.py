@@ -4,11 +4,9 @@ failing for good, retry by hand, fenced leases, and two runners sharing the queu
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -16,41 +14,14 @@ import pytest
 from tasklette.services import job_runner, jobs
 from tasklette.services.errors import Conflict, Invalid, NotFound
 from tasklette.services.job_runner import Job, JobRunner
-from tasklette.settings import Settings, load_settings
+from tasklette.settings import Settings
 from tasklette.storage import jobs as job_store
 from tasklette.storage.database import Database
 from tasklette.storage.open import connect
-from tests.conftest import BACKENDS, POSTGRES_URL, _admin, run_sync
+from tests.services.conftest import with_db
 
 T = TypeVar("T")
 FAST = {"poll_seconds": 0.05, "backoff_base": 0.05, "backoff_cap": 1.0}
-
-
-@pytest.fixture(params=BACKENDS)
-def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
-    """Settings of a fresh, empty database of each engine."""
-    if request.param == "sqlite":
-        yield load_settings(environ={}, data_dir=tmp_path / "data")
-        return
-    name = f"tasklette_jobs_{os.getpid()}"
-    run_sync(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    run_sync(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield load_settings(environ={}, data_dir=tmp_path / "data",
-                            database_url=POSTGRES_URL.rsplit("/", 1)[0] + "/" + name)
-    finally:
-        run_sync(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-def with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    async def main() -> T:
-        db = await connect(settings)
-        try:
-            return await work(db)
-        finally:
-            await db.close()
-
-    return run_sync(main())
 
 
 async def rows(db: Database) -> list[dict[str, Any]]:

@@ -151,11 +151,12 @@ class JobRunner:
     def __init__(self, db: Database, handlers: Mapping[str, Handler], *, concurrency: int = 4,
                  lease_seconds: float = 60, poll_seconds: float = 1.0,
                  backoff_base: float = 5.0, backoff_cap: float = 3600.0,
-                 name: str | None = None) -> None:
+                 grace_seconds: float = 10.0, name: str | None = None) -> None:
         self.db, self.handlers = db, dict(handlers)
         self.concurrency, self.lease_seconds = concurrency, lease_seconds
         self.poll_seconds = poll_seconds
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        self.grace_seconds = grace_seconds
         self.name = name or worker_name()
         self._running: dict[asyncio.Task[None], Job] = {}
         self._wake = asyncio.Event()
@@ -251,9 +252,11 @@ class JobRunner:
             except Exception:
                 log.exception("could not extend the lease of job %s", job.id)
 
-    async def stop(self, grace_seconds: float = 10.0) -> None:
-        """Claim no more; let running jobs finish for `grace_seconds`, then cut them short
-        and give them back to the queue."""
+    async def stop(self, grace_seconds: float | None = None) -> None:
+        """Claim no more; let running jobs finish for `grace_seconds` (default: the
+        runner's), then cut them short and give them back to the queue."""
+        if grace_seconds is None:
+            grace_seconds = self.grace_seconds
         remove_waker(self.wake_threadsafe)
         self._stopping = True
         self._wake.set()
