@@ -90,9 +90,18 @@ def _later(seconds: float) -> str:
 # --- the transactions of a runner, each a unit of its own ---------------------------------
 
 
-@retried
 async def claim(db: Database, worker: str, limit: int, lease_seconds: float) -> list[Job]:
-    """Take up to `limit` due jobs for `worker`, leased for `lease_seconds`."""
+    """Take up to `limit` due jobs for `worker`, leased for `lease_seconds`. When none is
+    due (a runner's usual poll) no write transaction is opened: SQLite's writer and its
+    fsync are left alone."""
+    async with db.reading() as conn:
+        if not await store.any_due(conn, now_iso()):
+            return []
+    return await _claim(db, worker, limit, lease_seconds)
+
+
+@retried
+async def _claim(db: Database, worker: str, limit: int, lease_seconds: float) -> list[Job]:
     async with db.transaction() as tx:
         now = now_iso()
         await store.fail_abandoned(tx, now)

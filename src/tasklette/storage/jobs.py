@@ -56,6 +56,15 @@ async def counts(conn: Conn) -> dict[str, int]:
     return {state: found.get(state, 0) for state in STATES}
 
 
+async def any_due(conn: Conn, now: str) -> bool:
+    """Whether a claim now would find a job: a cheap read, so that an idle runner's poll
+    opens no write transaction."""
+    return bool(await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND run_after <= ?) "
+        "OR EXISTS (SELECT 1 FROM jobs WHERE state = 'running' AND locked_until < ?)",
+        (now, now)))
+
+
 async def fail_abandoned(tx: Tx, now: str) -> int:
     """Running jobs whose lease ran out on their last allowed attempt: failed (their
     worker died or hung), rather than run beyond `max_attempts`."""
