@@ -382,3 +382,32 @@ def test_list_pages_and_purge(settings: Settings) -> None:
             await jobs.purge(db, -1)
 
     with_db(settings, work)
+
+
+def test_a_hung_handler_is_stopped_and_its_error_kept_even_with_a_nul(
+        settings: Settings) -> None:
+    async def work(db: Database) -> None:
+        async def hangs(job: Job) -> None:
+            await asyncio.sleep(3600)
+
+        async def says_nul(job: Job) -> None:
+            raise ValueError("bad\x00byte")
+
+        runner = JobRunner(db, {"test.hangs": hangs, "test.nul": says_nul},
+                           timeout_seconds=0.2, **FAST)
+        runner.start()
+        try:
+            hung = await jobs.submit(db, "test.hangs", {}, max_attempts=1)
+            nul = await jobs.submit(db, "test.nul", {}, max_attempts=1)
+            assert hung is not None and nul is not None
+            await until(done(db, hung))
+            await until(done(db, nul))
+        finally:
+            await runner.stop()
+        assert (await jobs.get(db, hung))["last_error"] == \
+            "JobTimeout: the job ran longer than 0.2 s and was stopped"
+        assert (await jobs.get(db, nul))["last_error"] == "ValueError: bad\\x00byte"
+        with pytest.raises(Invalid):
+            await jobs.submit(db, "test.nul", {}, key="a\x00b")
+
+    with_db(settings, work)

@@ -9,7 +9,8 @@ again after an exponential backoff with jitter; or, after `max_attempts`, it fai
 Those outcomes are fenced by the lease (storage.jobs): a runner whose lease ran out
 and was taken over changes nothing. A runner killed mid-job leaves it running until
 its lease ends; then any runner takes it again (at-least-once: handlers get the job's
-id and key to be idempotent).
+id and key to be idempotent). A handler that runs longer than `timeout_seconds` is
+stopped, and that attempt counts as failed: a hung one does not hold its slot forever.
 
 Runners wake every `poll_seconds`, at once after this process commits an enqueue,
 and when one of their jobs ends. Handlers are an explicit table, kind -> coroutine
@@ -55,6 +56,12 @@ class Job:
 
 
 Handler = Callable[[Job], Awaitable[None]]
+
+
+class JobTimeout(Exception):
+    """A handler ran longer than its runner allows (a failed attempt, retried later)."""
+
+
 # What builds a runner's handlers, given the database and settings they may use.
 HandlerTable = Callable[[Database, Settings], Mapping[str, Handler]]
 
@@ -75,7 +82,8 @@ def backoff(attempt: int, base: float, cap: float) -> float:
 def describe(exc: BaseException) -> str:
     """An error as kept in `last_error`: its type and message, bounded."""
     text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return text[:MAX_ERROR_CHARS]
+    # U+0000 cannot be stored on PostgreSQL: the outcome would never be recorded.
+    return text.replace("\x00", "\\x00")[:MAX_ERROR_CHARS]
 
 
 def worker_name() -> str:
@@ -160,12 +168,13 @@ class JobRunner:
     def __init__(self, db: Database, handlers: Mapping[str, Handler], *, concurrency: int = 4,
                  lease_seconds: float = 60, poll_seconds: float = 1.0,
                  backoff_base: float = 5.0, backoff_cap: float = 3600.0,
-                 grace_seconds: float = 10.0, name: str | None = None) -> None:
+                 grace_seconds: float = 10.0, timeout_seconds: float = 600.0,
+                 name: str | None = None) -> None:
         self.db, self.handlers = db, dict(handlers)
         self.concurrency, self.lease_seconds = concurrency, lease_seconds
         self.poll_seconds = poll_seconds
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
-        self.grace_seconds = grace_seconds
+        self.grace_seconds, self.timeout_seconds = grace_seconds, timeout_seconds
         self.name = name or worker_name()
         self._running: dict[asyncio.Task[None], Job] = {}
         self._wake = asyncio.Event()
@@ -219,7 +228,12 @@ class JobRunner:
             return
         keeping = asyncio.create_task(self._keep_lease(job))
         try:
-            await handler(job)
+            try:
+                async with asyncio.timeout(self.timeout_seconds):
+                    await handler(job)
+            except TimeoutError as exc:
+                raise JobTimeout(f"the job ran longer than {self.timeout_seconds:g} s and "
+                                 "was stopped") from exc
         except asyncio.CancelledError:
             keeping.cancel()
             if self._stopping:  # a shutdown: another runner takes it up again at once

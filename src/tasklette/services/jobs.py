@@ -72,10 +72,11 @@ async def enqueue(tx: Tx, kind: str, payload: dict[str, Any], *, key: str | None
     `payload` must be JSON; a handler may get a job more than once (after a crash),
     and is given the job's id and key to tell.
     """
-    if not kind or len(kind) > 100:
-        raise Invalid("a job's kind is 1 to 100 characters", field="kind")
-    if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
-        raise Invalid(f"a job's key is 1 to {MAX_KEY_LENGTH} characters", field="key")
+    if not kind or len(kind) > 100 or "\x00" in kind:
+        raise Invalid("a job's kind is 1 to 100 characters, without U+0000", field="kind")
+    if key is not None and (not 1 <= len(key) <= MAX_KEY_LENGTH or "\x00" in key):
+        raise Invalid(f"a job's key is 1 to {MAX_KEY_LENGTH} characters, without U+0000",
+                      field="key")
     if max_attempts < 1:
         raise Invalid("a job needs at least one attempt", field="max_attempts")
     try:
