@@ -82,7 +82,7 @@ def victim(server: Server, owner: User, make_user: Any, browse: Any) -> dict[str
         "project_id": pid, "column_id": column["id"], "task_id": task["id"],
         "comment_id": comment["id"], "label_id": label["id"], "view_id": view["id"],
         "attachment_id": attachment["id"], "username": member.username,
-        "token_id": token_id}}
+        "token_id": token_id, "job_id": 1}}
 
 
 def _url(path: str, params: dict[str, Any]) -> str:

@@ -33,8 +33,8 @@ async def jobs_page(request: Request) -> Response:
 
 
 async def retry_job(request: Request) -> Response:
+    await read_form(request, _Confirm, fields=())  # a forged post is refused (403) first
     session = await current_session(request)
     permissions.require_admin(session.actor if session else None)
-    await read_form(request, _Confirm, fields=())  # checks the CSRF token
     job = await jobs.retry(request.app.state.db, request.path_params["job_id"])
     return redirect(f"/admin/jobs?state=failed&retried={job['id']}", request)
