@@ -1,5 +1,6 @@
 """`tasklette worker` with handlers for tests across processes (Tasklette's own table is
-empty yet): run as `python -m tests.job_worker`, configured by TASKLETTE_* variables.
+empty yet): run as `python -m tests.job_worker`, configured by TASKLETTE_* variables;
+`python -m tests.job_worker serve` runs a server with them instead.
 
 TASKLETTE_TEST_JOB_GRACE is how long a stop waits for running jobs (default 10 s).
 Each handler appends a line `<kind> <job id> <pid> <attempt>` to the file named by
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from pathlib import Path
 
 from tasklette import worker
@@ -37,7 +39,20 @@ def handlers(db: Database, settings: Settings) -> dict[str, Handler]:
     return {"test.record": record, "test.slow": slow}
 
 
+def serve(settings: Settings) -> None:
+    """A server, as `tasklette serve` runs one, whose runner has these handlers."""
+    import uvicorn
+
+    from tasklette.app import create_app
+
+    uvicorn.run(create_app(settings, handlers), host="127.0.0.1", port=settings.port,
+                log_level="warning")
+
+
 if __name__ == "__main__":
     environ = {k: v for k, v in os.environ.items() if not k.startswith("TASKLETTE_TEST_")}
-    worker.run(load_settings(environ), handlers, poll_seconds=0.1,
-               grace_seconds=float(os.environ.get("TASKLETTE_TEST_JOB_GRACE", "10")))
+    if sys.argv[1:] == ["serve"]:
+        serve(load_settings(environ))
+    else:
+        worker.run(load_settings(environ), handlers, poll_seconds=0.1,
+                   grace_seconds=float(os.environ.get("TASKLETTE_TEST_JOB_GRACE", "10")))

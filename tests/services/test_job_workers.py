@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tasklette.services import jobs
 from tasklette.settings import Settings
 from tasklette.storage.database import Database
-from tests.live_server import _child_env
+from tests.live_server import _child_env, free_port
 from tests.services.conftest import with_db
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -127,6 +128,47 @@ def test_two_worker_processes_run_each_of_200_jobs_once(
     assert sorted(int(job_id) for _, job_id, _, _ in runs) == ids  # each once, none twice
     by_process = Counter(pid for _, _, pid, _ in runs)
     assert set(by_process) == {str(process.pid) for process in workers}, by_process
+
+
+def test_a_job_survives_a_sigkill_of_the_server_and_runs_after_restart(
+        settings: Settings, tmp_path: Path) -> None:
+    """The server's own runner (in its lifespan) is the same runner: killed mid-job, the
+    job is still there, and the restarted server runs it again after the lease."""
+    log = tmp_path / "jobs.log"
+    port = free_port()
+    env = {**_child_env(), "TASKLETTE_DATA_DIR": str(settings.data_dir),
+           "TASKLETTE_PORT": str(port), "TASKLETTE_JOB_LEASE_SECONDS": "2",
+           "TASKLETTE_TEST_JOB_LOG": str(log)}
+    if settings.database_url:
+        env["TASKLETTE_DATABASE_URL"] = settings.database_url
+
+    def start() -> subprocess.Popen[bytes]:
+        process = subprocess.Popen([sys.executable, "-m", "tests.job_worker", "serve"],
+                                   cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
+        with httpx.Client(timeout=2) as client:
+            def up() -> bool:
+                assert process.poll() is None, "the server stopped"
+                try:
+                    return client.get(f"http://127.0.0.1:{port}/healthz").status_code == 200
+                except httpx.TransportError:
+                    return False
+            wait_for(up)
+        return process
+
+    server = start()
+    try:
+        job_id = with_db(settings, lambda db: jobs.submit(db, "test.slow", {}))
+        wait_for(lambda: ["slow", str(job_id), str(server.pid), "1"] in lines(log))
+        server.kill()
+        server.wait(timeout=15)
+        server = start()
+        wait_for(lambda: job_row(settings, job_id)["state"] == "done")
+        assert lines(log) == [["slow", str(job_id), str(pid), str(attempt)] for pid, attempt
+                              in ((lines(log)[0][2], 1), (server.pid, 2))]
+    finally:
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
 
 
 # --- the commands ------------------------------------------------------------------------
