@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tasklette.clock import now_iso
 from tasklette.services import job_runner, jobs
 from tasklette.services.errors import Conflict, Invalid, NotFound
 from tasklette.services.job_runner import Job, JobRunner
@@ -18,6 +19,7 @@ from tasklette.settings import Settings
 from tasklette.storage import jobs as job_store
 from tasklette.storage.database import Database
 from tasklette.storage.open import connect
+from tests.conftest import BACKENDS
 from tests.services.conftest import with_db
 
 T = TypeVar("T")
@@ -409,5 +411,24 @@ def test_a_hung_handler_is_stopped_and_its_error_kept_even_with_a_nul(
         assert (await jobs.get(db, nul))["last_error"] == "ValueError: bad\\x00byte"
         with pytest.raises(Invalid):
             await jobs.submit(db, "test.nul", {}, key="a\x00b")
+
+    with_db(settings, work)
+
+
+@pytest.mark.parametrize("settings", [b for b in BACKENDS if b == "postgresql"],
+                         indirect=True)
+def test_a_claim_under_way_is_passed_over_not_waited_for(settings: Settings) -> None:
+    """PostgreSQL: while one worker's claim is uncommitted, another claims other jobs at
+    once (FOR UPDATE SKIP LOCKED), never the same ones."""
+    async def work(db: Database) -> None:
+        for n in range(4):
+            await jobs.submit(db, "test.skip", {"n": n})
+        async with db.transaction() as tx:
+            now = now_iso()
+            first = await job_store.claim(tx, "one", now, "2999-01-01T00:00:00.000000Z", 2)
+            second = await asyncio.wait_for(
+                job_runner.claim(db, "two", 4, lease_seconds=60), 5)
+            assert len(first) == 2 and len(second) == 2
+            assert not {r["id"] for r in first} & {job.id for job in second}
 
     with_db(settings, work)

@@ -81,22 +81,24 @@ async def claim(tx: Tx, worker: str, now: str, lease_until: str, limit: int) -> 
     attempt counted. Jobs whose lease ran out come first, then queued ones by due time."""
     # PostgreSQL: rows another worker is claiming at this moment are passed over, not
     # waited for, so two workers never take one job and never queue behind each other.
+    # The pick is a CTE: one holding FOR UPDATE is evaluated once, whatever the plan.
     lock = " FOR UPDATE SKIP LOCKED" if tx.dialect == "postgresql" else ""
-    selects = (
+    picks = (
         "SELECT id FROM jobs WHERE state = 'running' AND locked_until < ? "
         f"ORDER BY locked_until, id LIMIT ?{lock}",
         "SELECT id FROM jobs WHERE state = 'queued' AND run_after <= ? "
         f"ORDER BY run_after, id LIMIT ?{lock}",
     )
     claimed: list[Row] = []
-    for select in selects:
+    for pick in picks:
         left = limit - len(claimed)
         if left <= 0:
             break
         claimed += await tx.fetchall(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_by = ?, "
-            f"locked_until = ?, updated_at = ? WHERE id IN ({select}) RETURNING {CLAIMED}",
-            (worker, lease_until, now, now, left))
+            f"WITH picked AS ({pick}) UPDATE jobs SET state = 'running', "
+            "attempts = attempts + 1, locked_by = ?, locked_until = ?, updated_at = ? "
+            f"WHERE id IN (SELECT id FROM picked) RETURNING {CLAIMED}",
+            (now, left, worker, lease_until, now))
     claimed.sort(key=lambda row: int(row["id"]))
     return claimed
 
