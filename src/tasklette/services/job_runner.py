@@ -178,6 +178,7 @@ class JobRunner:
         self.name = name or worker_name()
         self._running: dict[asyncio.Task[None], Job] = {}
         self._wake = asyncio.Event()
+        self._wake_pending = False
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -188,12 +189,18 @@ class JobRunner:
         self._task = asyncio.create_task(self._run())
 
     def wake_threadsafe(self) -> None:
-        """Look for due jobs now (callable from any thread)."""
+        """Look for due jobs now (callable from any thread). A commit of a thousand jobs
+        wakes the runner once, not a thousand times."""
         loop = self._loop
-        if loop is None or loop.is_closed():
+        if loop is None or loop.is_closed() or self._wake_pending:
             return
+        self._wake_pending = True  # a race here costs one extra wake, nothing more
         with contextlib.suppress(RuntimeError):  # the loop is closing
-            loop.call_soon_threadsafe(self._wake.set)
+            loop.call_soon_threadsafe(self._woken)
+
+    def _woken(self) -> None:
+        self._wake_pending = False
+        self._wake.set()
 
     async def _run(self) -> None:
         while not self._stopping:

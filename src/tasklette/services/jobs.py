@@ -87,7 +87,7 @@ async def enqueue(tx: Tx, kind: str, payload: dict[str, Any], *, key: str | None
     job_id = await store.insert(tx, kind, key, text, iso(run_after) if run_after else now,
                                 max_attempts, now)
     if job_id is not None:
-        tx.after_commit(_wake_runners)
+        tx.after_commit(_wake_runners)  # each runner takes one wake however many come
     return job_id
 
 
