@@ -22,9 +22,11 @@ CREATE TABLE jobs (
     finished_at TEXT,
     UNIQUE (kind, key)
 );
--- Claiming: due queued jobs, and running ones whose lease has run out.
-CREATE INDEX jobs_due ON jobs(run_after) WHERE state = 'queued';
-CREATE INDEX jobs_leases ON jobs(locked_until) WHERE state = 'running';
+-- Claiming: due queued jobs, and running ones whose lease has run out, in order. Only
+-- those rows are in these indexes; `state` leads them so that SQLite, without
+-- statistics, prefers them to jobs_by_state (and needs no sort).
+CREATE INDEX jobs_due ON jobs(state, run_after, id) WHERE state = 'queued';
+CREATE INDEX jobs_leases ON jobs(state, locked_until, id) WHERE state = 'running';
 -- The admin page and `tasklette jobs list` (by state, newest first); purging old ones.
 CREATE INDEX jobs_by_state ON jobs(state, id);
 CREATE INDEX jobs_finished ON jobs(finished_at) WHERE state IN ('done', 'failed');
