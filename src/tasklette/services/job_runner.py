@@ -98,13 +98,15 @@ def _later(seconds: float) -> str:
 # --- the transactions of a runner, each a unit of its own ---------------------------------
 
 
-async def claim(db: Database, worker: str, limit: int, lease_seconds: float) -> list[Job]:
-    """Take up to `limit` due jobs for `worker`, leased for `lease_seconds`. When none is
-    due (a runner's usual poll) no write transaction is opened: SQLite's writer and its
-    fsync are left alone."""
-    async with db.reading() as conn:
-        if not await store.any_due(conn, now_iso()):
-            return []
+async def claim(db: Database, worker: str, limit: int, lease_seconds: float, *,
+                look_first: bool = True) -> list[Job]:
+    """Take up to `limit` due jobs for `worker`, leased for `lease_seconds`. Looking first,
+    when none is due (a runner's usual poll) no write transaction is opened: SQLite's
+    writer and its fsync are left alone."""
+    if look_first:
+        async with db.reading() as conn:
+            if not await store.any_due(conn, now_iso()):
+                return []
     return await _claim(db, worker, limit, lease_seconds)
 
 
@@ -203,14 +205,19 @@ class JobRunner:
         self._wake.set()
 
     async def _run(self) -> None:
+        backlog = False  # the last claim filled every free slot: more are likely due
         while not self._stopping:
             self._wake.clear()  # before the claim: a wake during it is not lost
             free = self.concurrency - len(self._running)
             if free > 0:
                 try:
-                    for job in await claim(self.db, self.name, free, self.lease_seconds):
+                    claimed = await claim(self.db, self.name, free, self.lease_seconds,
+                                          look_first=not backlog)
+                    backlog = len(claimed) == free
+                    for job in claimed:
                         self._begin(job)
                 except Exception:
+                    backlog = False
                     log.exception("claiming jobs failed; trying again shortly")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
