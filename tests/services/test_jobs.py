@@ -139,9 +139,11 @@ def test_a_handler_that_fails_twice_runs_three_times_with_growing_delays(
         (1, None), (2, "RuntimeError: try 1 failed"), (3, "RuntimeError: try 2 failed")]
     fail1, due1, fail2, due2 = failed_at
     delay1, delay2 = (due1 - fail1).total_seconds(), (due2 - fail2).total_seconds()
-    assert base / 2 <= delay1 < base + 0.5, delay1  # a random half to whole of `base`…
-    assert base <= delay2 < 2 * base + 0.5, delay2  # …then of twice it
-    assert delay2 > delay1
+    # A random half to whole of `base`, then of twice it: the delays grow (their ranges
+    # meet only at `base`; the slack is the time taken to record the failure). Jitter
+    # itself is checked in test_backoff_doubles_up_to_its_cap_with_jitter.
+    assert base / 2 <= delay1 < base + 0.5, delay1
+    assert base <= delay2 < 2 * base + 0.5, delay2
     assert seen[1][1] >= due1 and seen[2][1] >= due2  # never run before it was due
 
 
