@@ -278,11 +278,11 @@ def test_a_long_job_keeps_its_lease_and_runs_once(settings: Settings) -> None:
         def slow(name: str) -> Callable[[Job], Awaitable[None]]:
             async def run(job: Job) -> None:
                 runs.append(name)
-                await asyncio.sleep(2.0)  # over three leases of 0.6 s
+                await asyncio.sleep(3.0)  # two and a half leases of 1.2 s
             return run
 
-        one = JobRunner(db, {"test.slow": slow("one")}, lease_seconds=0.6, **FAST)
-        two = JobRunner(other_db, {"test.slow": slow("two")}, lease_seconds=0.6, **FAST)
+        one = JobRunner(db, {"test.slow": slow("one")}, lease_seconds=1.2, **FAST)
+        two = JobRunner(other_db, {"test.slow": slow("two")}, lease_seconds=1.2, **FAST)
         one.start()
         try:
             job_id = await jobs.submit(db, "test.slow", {})
