@@ -91,6 +91,24 @@ def test_an_enqueue_with_a_taken_key_is_a_no_op(settings: Settings) -> None:
     with_db(settings, work)
 
 
+def test_a_fan_out_enqueues_many_at_once_in_the_transaction(settings: Settings) -> None:
+    async def work(db: Database) -> None:
+        await jobs.submit(db, "test.fan", {"n": -1}, key="user-7")
+        with pytest.raises(Invalid):  # one bad item: none of them
+            async with db.transaction() as tx:
+                await jobs.enqueue_many(tx, "test.fan", [({"n": 1}, "a"), ({"n": 2}, "")])
+        async with db.transaction() as tx:
+            await jobs.enqueue_many(tx, "test.fan", [({"n": n}, f"user-{n}")
+                                                     for n in range(300)], max_attempts=3)
+            await jobs.enqueue_many(tx, "test.fan", [])
+        found = await rows(db)
+        assert len(found) == 300  # user-7 was taken: left out, its first job unchanged
+        assert [r["payload"] for r in found if r["key"] == "user-7"] == ['{"n":-1}']
+        assert {(r["state"], r["max_attempts"]) for r in found[1:]} == {("queued", 3)}
+
+    with_db(settings, work)
+
+
 def test_enqueue_refuses_what_it_cannot_keep(settings: Settings) -> None:
     async def work(db: Database) -> None:
         for kind, payload, key, attempts in (("", {}, None, 3), ("k" * 101, {}, None, 3),

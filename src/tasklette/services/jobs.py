@@ -10,7 +10,7 @@ Running jobs is `services.job_runner`'s work.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,6 +72,31 @@ async def enqueue(tx: Tx, kind: str, payload: dict[str, Any], *, key: str | None
     `payload` must be JSON; a handler may get a job more than once (after a crash),
     and is given the job's id and key to tell.
     """
+    text = _checked(kind, payload, key, max_attempts)
+    now = now_iso()
+    job_id = await store.insert(tx, kind, key, text, iso(run_after) if run_after else now,
+                                max_attempts, now)
+    if job_id is not None:
+        tx.after_commit(_wake_runners)  # each runner takes one wake however many come
+    return job_id
+
+
+async def enqueue_many(tx: Tx, kind: str, items: Iterable[tuple[dict[str, Any], str | None]],
+                       *, run_after: datetime | None = None,
+                       max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> None:
+    """`enqueue` for many (payload, key) pairs of one kind at once: a fan-out. Much faster
+    on PostgreSQL (one round trip); pairs whose key is taken are left out."""
+    now = now_iso()
+    due = iso(run_after) if run_after else now
+    rows = [(kind, key, _checked(kind, payload, key, max_attempts), due, max_attempts, now)
+            for payload, key in items]
+    if rows:
+        await store.insert_many(tx, rows)
+        tx.after_commit(_wake_runners)
+
+
+def _checked(kind: str, payload: dict[str, Any], key: str | None, max_attempts: int) -> str:
+    """The payload as JSON text, once the job is known to be storable; Invalid if not."""
     if not kind or len(kind) > 100 or "\x00" in kind:
         raise Invalid("a job's kind is 1 to 100 characters, without U+0000", field="kind")
     if key is not None and (not 1 <= len(key) <= MAX_KEY_LENGTH or "\x00" in key):
@@ -80,15 +105,9 @@ async def enqueue(tx: Tx, kind: str, payload: dict[str, Any], *, key: str | None
     if max_attempts < 1:
         raise Invalid("a job needs at least one attempt", field="max_attempts")
     try:
-        text = orjson.dumps(payload).decode()
+        return orjson.dumps(payload).decode()
     except TypeError as exc:
         raise Invalid(f"a job's payload must be JSON: {exc}", field="payload") from None
-    now = now_iso()
-    job_id = await store.insert(tx, kind, key, text, iso(run_after) if run_after else now,
-                                max_attempts, now)
-    if job_id is not None:
-        tx.after_commit(_wake_runners)  # each runner takes one wake however many come
-    return job_id
 
 
 @retried

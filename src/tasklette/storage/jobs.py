@@ -11,6 +11,8 @@ SKIP LOCKED`); on SQLite the one writer serialises claims.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from tasklette.storage.database import Conn, Row, Tx
 
 STATES = ("queued", "running", "done", "failed")
@@ -28,6 +30,18 @@ async def insert(tx: Tx, kind: str, key: str | None, payload: str, run_after: st
         "ON CONFLICT (kind, key) DO NOTHING RETURNING id",
         (kind, key, payload, max_attempts, run_after, now, now))
     return None if value is None else int(value)
+
+
+async def insert_many(tx: Tx, rows: Sequence[tuple[str, str | None, str, str, int, str]]
+                      ) -> None:
+    """Queued jobs from (kind, key, payload, run_after, max_attempts, now) rows, in one
+    round trip where the driver can; rows whose kind and key exist are left out."""
+    await tx.executemany(
+        "INSERT INTO jobs (kind, key, payload, state, attempts, max_attempts, run_after, "
+        "created_at, updated_at) VALUES (?, ?, ?, 'queued', 0, ?, ?, ?, ?) "
+        "ON CONFLICT (kind, key) DO NOTHING",
+        [(kind, key, payload, attempts, run_after, now, now)
+         for kind, key, payload, run_after, attempts, now in rows])
 
 
 async def get(conn: Conn, job_id: int) -> Row | None:
