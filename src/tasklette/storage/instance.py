@@ -34,8 +34,9 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("saved_views", ("id",)),
     ("events", ("id",)),
 )
-# Jobs are not copied either: an instance is moved with its servers stopped, and the
-# work its jobs stand for (notifications of changes then) belongs to the old one.
+# Jobs are not copied either (exports made before the queue existed stay importable):
+# work still queued is not carried over, so let the old instance's jobs run out first
+# (`tasklette jobs list --state queued`) before moving it.
 NOT_COPIED = frozenset({"schema_version", "sign_in_failures", "task_search", "blob_garbage",
                         "jobs"})
 BATCH = 1000
