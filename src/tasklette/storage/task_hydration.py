@@ -38,6 +38,14 @@ def columns(sql_dialect: str) -> str:
         "WHERE h_s.parent_task_id = t.id) AS subtasks_completed")
 
 
+@lru_cache(maxsize=4)
+def subtasks_column(sql_dialect: str) -> str:
+    """A select-list entry with the subtasks of the task aliased `t`, named `subtasks`."""
+    rows = dialect.json_rows(sql_dialect, "h_s.id", "h_s.title", "h_s.completed",
+                             "h_s.due_date", "h_s.rank")
+    return f"(SELECT {rows} FROM tasks h_s WHERE h_s.parent_task_id = t.id) AS subtasks"
+
+
 def _label_order(label: Row) -> tuple[str, int]:
     return label["name"].lower(), label["id"]
 
@@ -66,11 +74,21 @@ def _people(text: str | None) -> list[Row]:
     return people
 
 
+def _subtasks(text: str | None) -> list[Row]:
+    if not text or text == "[]":
+        return []
+    return [{"id": id_, "title": title, "completed": bool(completed), "due_date": due}
+            for id_, title, completed, due, _rank in sorted(orjson.loads(text),
+                                                              key=lambda s: s[4])]
+
+
 def finish(row: Row) -> Row:
-    """The row's hydration columns (`columns`) as clients see them, in place."""
+    """The row's hydration columns (`columns`, `subtasks_column`) as clients see them."""
     row["labels"] = _labels(row["labels"])
     row["assignees"] = _people(row["assignees"])
     row["subtasks_completed"] = int(row["subtasks_completed"])
+    if "subtasks" in row:
+        row["subtasks"] = _subtasks(row["subtasks"])
     return row
 
 
