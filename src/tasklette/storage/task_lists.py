@@ -12,7 +12,7 @@ from tasklette.storage import dialect
 from tasklette.storage import task_hydration as hydration
 from tasklette.storage.database import Conn, Row
 from tasklette.storage.task_hydration import hydrate, hydrate_project
-from tasklette.storage.task_order import POSITION, scope_of, set_positions
+from tasklette.storage.task_order import POSITION, Scope, set_positions
 from tasklette.storage.tasks import FIELDS, shape
 
 
@@ -146,7 +146,8 @@ async def list_page(conn: Conn, project_id: int, flt: TaskFilter, sort: str, des
     key_select = ", ".join(f"{expr} AS k{i}" for i, expr in enumerate(keys))
     direction = " DESC" if descending else ""
     order = ", ".join(f"{expr}{direction}" for expr in keys)
-    if sort == "position" and flt.parent is None:
+    board_order = sort == "position" and flt.parent is None
+    if board_order:
         # Board order straight from the indexes, columns by position, then each column's
         # tasks by rank: the first page reads its own rows, not the whole project sorted
         # (CROSS JOIN keeps SQLite's loops in that order; positions are distinct in a
@@ -167,14 +168,22 @@ async def list_page(conn: Conn, project_id: int, flt: TaskFilter, sort: str, des
         where.append(f"{row_value} {'<' if descending else '>'} "
                      f"({dialect.placeholders(len(keys))})")
         params.extend(after)
+        if board_order:  # where the page starts, for the columns' index
+            where.append(f"c.position {'<=' if descending else '>='} ?")
+            params.append(after[0])
     params.append(limit + 1)
-    # The page is chosen first, then only its rows are hydrated (the hydration columns
-    # of a sorted query would otherwise be computed for every row before the sort).
-    rows = await conn.fetchall(
-        f"SELECT t.*, NULL AS position, {hydration.columns(conn.dialect)} "
-        f"FROM (SELECT {FIELDS}, {key_select} FROM {source} WHERE {' AND '.join(where)} "
-        f"ORDER BY {order} LIMIT ?) t "
-        f"ORDER BY {', '.join(f'k{i}{direction}' for i in range(len(keys)))}", params)
+    hydrated = f"NULL AS position, {hydration.columns(conn.dialect)}"
+    if board_order:
+        # Rows come in order from the indexes: only those of the page are hydrated.
+        sql = (f"SELECT {FIELDS}, {hydrated}, {key_select} FROM {source} "
+               f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?")
+    else:
+        # The page is chosen first, then only its rows are hydrated (the hydration
+        # columns of a sorted query would be computed for every row before the sort).
+        sql = (f"SELECT t.*, {hydrated} FROM (SELECT {FIELDS}, {key_select} FROM {source} "
+               f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?) t "
+               f"ORDER BY {', '.join(f'k{i}{direction}' for i in range(len(keys)))}")
+    rows = await conn.fetchall(sql, params)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -186,14 +195,13 @@ async def list_page(conn: Conn, project_id: int, flt: TaskFilter, sort: str, des
                 flt.text)
     contiguous = (sort == "position" and flt.parent != "any" and not flt.priorities
                   and all(value is None or value == "" for value in narrowed))
-    # In a contiguous page every list but the one the page starts in (ascending) or ends
-    # in (descending) was entered at its first task; so was that one at either end.
-    lists = list(dict.fromkeys(scope_of(row) for row in rows))
-    if descending:
-        from_first = lists[:-1] if next_cursor else lists
-    else:
-        from_first = lists[1:] if cursor else lists
-    await set_positions(conn, rows, contiguous, set(from_first))
+    # A contiguous page holds each of its lists from the list's first task on, except
+    # perhaps the one it starts in after a cursor (ascending) or ends in before the
+    # next page (descending).
+    lists = list(dict.fromkeys((row["column_id"], row["parent_task_id"]) for row in rows))
+    cut = (lists[-1:] if next_cursor else []) if descending else (lists[:1] if cursor else [])
+    await set_positions(conn, rows, contiguous,
+                        {Scope(*key) for key in lists if key not in cut})
     for row in rows:
         hydration.finish(shape(row))
     return rows, next_cursor

@@ -52,9 +52,10 @@ async def set_positions(conn: Conn, rows: list[Row], contiguous: bool,
     unfiltered page in board order), so one count per list places them all, and none
     for the lists in `from_first`, whose first task is among the rows.
     """
-    scopes: dict[Scope, list[Row]] = {}
+    by_list: dict[tuple[int | None, int | None], list[Row]] = {}
     for row in rows:
-        scopes.setdefault(scope_of(row), []).append(row)
+        by_list.setdefault((row["column_id"], row["parent_task_id"]), []).append(row)
+    scopes = {scope_of(members[0]): members for members in by_list.values()}
     if contiguous:
         for scope, members in scopes.items():
             where, params = scope.where()
