@@ -17,11 +17,16 @@ from tasklette.storage import (
     labels,
     members,
     projects,
+    task_lists,
+    task_order,
+    task_writes,
     tasks,
     users,
 )
 from tasklette.storage.database import Conn, Database, Row, Tx, retried
-from tasklette.storage.tasks import PRIORITIES, Scope, TaskFilter
+from tasklette.storage.task_lists import TaskFilter
+from tasklette.storage.task_order import Scope
+from tasklette.storage.tasks import PRIORITIES
 
 MAX_SUBTASK_DEPTH = 5
 
@@ -44,9 +49,8 @@ class TaskFields:
 
 
 async def _full(conn: Conn, task_id: int, *, with_subtasks: bool = True) -> Row:
-    task = await tasks.get(conn, task_id)
+    task = await tasks.get_full(conn, task_id, with_subtasks=with_subtasks)
     assert task is not None
-    (task,) = await tasks.hydrate(conn, [task], with_subtasks=with_subtasks)
     return task
 
 
@@ -136,14 +140,14 @@ async def create(db: Database, actor: Actor, project_id: int, fields: TaskFields
         assignee_ids = await _assignee_ids(tx, project_id, fields.assignees or [])
         values = _scalar_changes(fields)
         values.setdefault("completed", 0)
-        task_id = await tasks.insert(tx, {
+        task_id = await task_writes.insert(tx, {
             **values, "project_id": project_id, "column_id": scope.column_id,
             "parent_task_id": scope.parent_task_id, "created_by": actor.id,
-            "rank": await tasks.rank_at(tx, scope, position)})
+            "rank": await task_order.rank_at(tx, scope, position)})
         if fields.label_ids:
-            await tasks.set_labels(tx, task_id, fields.label_ids)
+            await task_writes.set_labels(tx, task_id, fields.label_ids)
         if assignee_ids:
-            await tasks.set_assignees(tx, task_id, assignee_ids)
+            await task_writes.set_assignees(tx, task_id, assignee_ids)
         task = await _full(tx, task_id)
         await events.append(tx, project_id, actor.id, "task.created", "task", task_id,
                             {"task": task}, task_id=task_id)
@@ -153,11 +157,10 @@ async def create(db: Database, actor: Actor, project_id: int, fields: TaskFields
 async def get(db: Database, actor: Actor, task_id: int) -> Row:
     """The task with labels, assignees, subtasks and comment count."""
     async with db.reading() as conn:
-        task = await tasks.get_for_member(conn, task_id, actor.id)
+        task = await tasks.get_full(conn, task_id, member=actor.id)
         if task is None:
             raise NotFound("task not found")
         task.pop("role")
-        (task,) = await tasks.hydrate(conn, [task], with_subtasks=True)
     return task
 
 
@@ -190,17 +193,17 @@ async def update(db: Database, actor: Actor, task_id: int, fields: TaskFields,
             if not await columns.in_project(tx, project_id, fields.column_id):
                 raise Invalid("no such column in this project", field="column_id")
             changes["column_id"] = fields.column_id
-            changes["rank"] = await tasks.rank_at(tx, Scope(column_id=fields.column_id), None)
+            changes["rank"] = await task_order.rank_at(tx, Scope(column_id=fields.column_id), None)
         if fields.label_ids is not None:
             await _check_labels(tx, project_id, fields.label_ids)
-            await tasks.set_labels(tx, task_id, fields.label_ids)
+            await task_writes.set_labels(tx, task_id, fields.label_ids)
         unassigned: set[int] = set()
         if fields.assignees is not None:
             before = set(await tasks.assignee_ids(tx, task_id))
             after = await _assignee_ids(tx, project_id, fields.assignees)
             unassigned = before - set(after)
-            await tasks.set_assignees(tx, task_id, after)
-        await tasks.update(tx, task_id, changes, actor.id)
+            await task_writes.set_assignees(tx, task_id, after)
+        await task_writes.update(tx, task_id, changes, actor.id)
         task = await _full(tx, task_id)
         changed = sorted({*changes, *(
             name for name in ("label_ids", "assignees") if getattr(fields, name) is not None)}
@@ -230,8 +233,9 @@ async def move(db: Database, actor: Actor, task_id: int, column_id: int | None,
             if not await columns.in_project(tx, project_id, target):
                 raise Invalid("no such column in this project", field="column_id")
             scope = Scope(column_id=target)
-        rank = await tasks.rank_at(tx, scope, position, exclude_id=task_id)
-        await tasks.update(tx, task_id, {"column_id": scope.column_id, "rank": rank}, actor.id)
+        rank = await task_order.rank_at(tx, scope, position, exclude_id=task_id)
+        await task_writes.update(tx, task_id, {"column_id": scope.column_id, "rank": rank},
+                                 actor.id)
         task = await _full(tx, task_id, with_subtasks=False)
         await events.append(tx, project_id, actor.id, "task.moved", "task", task_id,
                             {"task": task, "from": {"column_id": current["column_id"],
@@ -251,7 +255,7 @@ async def delete(db: Database, actor: Actor, task_id: int,
                            f"{current['version']}); reload it before deleting",
                            current=await _full(tx, task_id))
         await blob_garbage.note_deleted(tx, await attachments.digests_of_task_tree(tx, task_id))
-        await tasks.delete(tx, task_id)
+        await task_writes.delete(tx, task_id)
         await events.append(tx, current["project_id"], actor.id, "task.deleted", "task",
                             task_id, {"task_id": task_id, "title": current["title"],
                                       "column_id": current["column_id"],
@@ -270,7 +274,7 @@ async def set_label(db: Database, actor: Actor, task_id: int, label_id: int,
             raise NotFound("label not found in this task's project")
         changed = await (labels.attach if attached else labels.detach)(tx, task_id, label_id)
         if changed:
-            await tasks.touch(tx, task_id, actor.id)
+            await task_writes.touch(tx, task_id, actor.id)
         task = await _full(tx, task_id)
         if changed:
             await events.append(
@@ -304,9 +308,9 @@ async def list_page(db: Database, actor: Actor, project_id: int,
                 return [], None
             flt.assignee_id = user["id"]
         try:
-            return await tasks.list_page(conn, project_id, flt, query.sort, query.descending,
+            return await task_lists.list_page(conn, project_id, flt, query.sort, query.descending,
                                          query.cursor, query.limit)
-        except tasks.CursorError as exc:
+        except task_lists.CursorError as exc:
             raise Invalid(str(exc), field="cursor") from None
 
 
@@ -317,10 +321,10 @@ async def board(db: Database, actor: Actor, project_id: int) -> tuple[Row, list[
         if project is None:
             raise NotFound("project not found")
         return (project, await columns.list_for_project(conn, project_id),
-                await tasks.for_board(conn, project_id))
+                await task_lists.for_board(conn, project_id))
 
 
 async def assigned_to_me(db: Database, actor: Actor, include_completed: bool = False
                          ) -> list[Row]:
     async with db.reading() as conn:
-        return await tasks.assigned_to(conn, actor.id, include_completed)
+        return await task_lists.assigned_to(conn, actor.id, include_completed)
