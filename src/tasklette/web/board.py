@@ -11,6 +11,8 @@ import datetime
 import functools
 from typing import Annotated, Any
 
+import orjson
+from markupsafe import Markup
 from pydantic import BaseModel, BeforeValidator
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,6 +25,9 @@ from tasklette.services.sessions import Session
 from tasklette.web.auth import require_session
 from tasklette.web.pages import Form, read_form, redirect, render, templates
 
+# Cards of a column drawn in the page; the rest travel as data (`board_data`) that
+# board.js draws as the column is scrolled, filtered or changed live.
+FIRST_CARDS = 40
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -75,6 +80,37 @@ def card_view(task: dict[str, Any], today: str, macros: Any = None) -> dict[str,
     return task
 
 
+# What cards.js needs to draw a card: the task's fields the card shows.
+CARD_FIELDS = ("id", "title", "completed", "version", "column_id", "priority", "due_date",
+               "comment_count", "attachment_count", "subtask_count", "subtasks_completed")
+
+
+def board_data(later: dict[int, list[dict[str, Any]]], today: str) -> Markup:
+    """The cards not drawn in the page, as JSON safe inside a <script> data block.
+
+    Labels and people are listed once and named by id from the cards."""
+    labels: dict[int, dict[str, Any]] = {}
+    people: dict[int, dict[str, Any]] = {}
+    columns: dict[int, list[dict[str, Any]]] = {}
+    for column_id, rows in later.items():
+        cards = columns[column_id] = []
+        for task in rows:
+            card = {name: task[name] for name in CARD_FIELDS}
+            card["labels"] = [label["id"] for label in task["labels"]]
+            card["assignees"] = [person["id"] for person in task["assignees"]]
+            for label in task["labels"]:
+                labels.setdefault(label["id"], {"name": label["name"], "color": label["color"]})
+            for person in task["assignees"]:
+                people.setdefault(person["id"], {"username": person["username"],
+                                                 "display_name": person["display_name"]})
+            cards.append(card)
+    data = orjson.dumps({"today": today, "labels": labels, "people": people,
+                         "columns": columns}, option=orjson.OPT_NON_STR_KEYS)
+    # As Jinja's `tojson` does: no `</script>` or `<!--` can close the block early.
+    return Markup(data.replace(b"<", b"\\u003c").replace(b">", b"\\u003e")
+                  .replace(b"&", b"\\u0026").replace(b"'", b"\\u0027").decode())
+
+
 def today_iso() -> str:
     return datetime.date.today().isoformat()
 
@@ -92,10 +128,17 @@ async def _board(request: Request, session: Session, project_id: int, *,
         project, cols, rows = await tasks.board(db, session.actor, project_id)
     today, macros = today_iso(), card_macros()
     by_column: dict[int, list[dict[str, Any]]] = {column["id"]: [] for column in cols}
+    later: dict[int, list[dict[str, Any]]] = {column["id"]: [] for column in cols}
     for task in rows:
-        by_column[task["column_id"]].append(card_view(task, today, macros))
+        drawn = by_column[task["column_id"]]
+        if len(drawn) < FIRST_CARDS:
+            drawn.append(card_view(task, today, macros))
+        else:
+            later[task["column_id"]].append(task)
     return render(request, "board/board.html", {
-        "project": project, "columns": cols, "cards": by_column, "tab": "board",
+        "project": project, "columns": cols, "cards": by_column, "today": today,
+        "later": {column_id: len(waiting) for column_id, waiting in later.items()},
+        "board_data": board_data(later, today), "tab": "board",
         "can_edit": permissions.can_edit(project["role"]), "forms": forms or {},
         "nav": "projects", "live": live}, status=status)
 
