@@ -177,6 +177,7 @@
   });
 
   // --- the list view and the activity page: fetch the changed part of the page -------
+  // (A list's rows depend on its filters, sort and page, which only the server applies.)
 
   function later(fn, ms) {
     var timer = null;
@@ -197,8 +198,10 @@
           if (fresh) list.innerHTML = fresh.innerHTML;
         });
     }, 250);
+    // Comments and files show nowhere in the list (nor change its filters or order):
+    // their events need no fetch.
     document.addEventListener("tasklette:event", function (e) {
-      if (/^(task|comment|label|column|attachment)\./.test(e.detail.kind)) refreshList();
+      if (/^(task|label|column)\./.test(e.detail.kind)) refreshList();
     });
   }
 
