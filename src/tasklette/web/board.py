@@ -111,6 +111,23 @@ def board_data(later: dict[int, list[dict[str, Any]]], today: str) -> Markup:
                   .replace(b"&", b"\\u0026").replace(b"'", b"\\u0027").decode())
 
 
+def cards_context(cols: list[dict[str, Any]], rows: list[dict[str, Any]], today: str
+                  ) -> dict[str, Any]:
+    """What board.html needs of the cards: the first of each column to draw (`cards`),
+    how many more each has (`later`) and those as data (`board_data`)."""
+    macros = card_macros()
+    drawn: dict[int, list[dict[str, Any]]] = {column["id"]: [] for column in cols}
+    later: dict[int, list[dict[str, Any]]] = {column["id"]: [] for column in cols}
+    for task in rows:
+        column = drawn[task["column_id"]]
+        if len(column) < FIRST_CARDS:
+            column.append(card_view(task, today, macros))
+        else:
+            later[task["column_id"]].append(task)
+    return {"cards": drawn, "today": today, "board_data": board_data(later, today),
+            "later": {column_id: len(waiting) for column_id, waiting in later.items()}}
+
+
 def today_iso() -> str:
     return datetime.date.today().isoformat()
 
@@ -126,19 +143,9 @@ async def _board(request: Request, session: Session, project_id: int, *,
     async with db.reading():  # one snapshot: the stream resumes right after these cards
         live = await streams.page_start(db, session.actor, project_id)
         project, cols, rows = await tasks.board(db, session.actor, project_id)
-    today, macros = today_iso(), card_macros()
-    by_column: dict[int, list[dict[str, Any]]] = {column["id"]: [] for column in cols}
-    later: dict[int, list[dict[str, Any]]] = {column["id"]: [] for column in cols}
-    for task in rows:
-        drawn = by_column[task["column_id"]]
-        if len(drawn) < FIRST_CARDS:
-            drawn.append(card_view(task, today, macros))
-        else:
-            later[task["column_id"]].append(task)
     return render(request, "board/board.html", {
-        "project": project, "columns": cols, "cards": by_column, "today": today,
-        "later": {column_id: len(waiting) for column_id, waiting in later.items()},
-        "board_data": board_data(later, today), "tab": "board",
+        "project": project, "columns": cols, **cards_context(cols, rows, today_iso()),
+        "tab": "board",
         "can_edit": permissions.can_edit(project["role"]), "forms": forms or {},
         "nav": "projects", "live": live}, status=status)
 
