@@ -97,6 +97,14 @@ def test_the_filter_finds_a_card_not_drawn_yet(board: Page) -> None:
     page.keyboard.press("Escape")
     expect(page.locator("[data-filter-status]")).to_have_text("")
     expect(page.locator(".board-summary")).to_have_text(f"3334 open of {TASKS} tasks")
+    assert drawn(page) < 200  # what the filter drew waits again
+    # A filter that matches most cards draws no more than a screenful of each column.
+    page.keyboard.type("t")
+    expect(page.locator("[data-filter-status]")).to_have_text(f"{TASKS} of {TASKS} cards match")
+    page.keyboard.type("agged")
+    expect(page.locator("[data-filter-status]")).to_have_text(f"500 of {TASKS} cards match")
+    assert drawn(page) < 1300  # 40 matches a column, one card in ten: some 400 a column
+    expect(column(page, "Done").locator(".card:visible").first).to_contain_text("tagged")
 
 
 def test_a_card_not_drawn_yet_takes_live_changes(board: Page, big_board: int) -> None:

@@ -79,6 +79,7 @@
 
   function drawAll(columnId) {
     drawMore(columnId, waitingIn(columnId).length);
+    if (drawnBeforeFilter) delete drawnBeforeFilter[columnId];  // kept when it clears
   }
 
   var NEAR_END_PX = 800;
@@ -210,14 +211,39 @@
     return words.every(function (word) { return text.indexOf(word) !== -1; });
   }
 
-  // Draw each column's waiting cards up to the last one that matches (those between are
-  // hidden by the filter, and keep every drawn card's index its position).
+  var FILTER_DRAWS = 40;  // matching cards drawn per column at once; more as it scrolls
+  var drawnBeforeFilter = null;  // column id -> how many cards were drawn before it
+
+  // Draw each column's waiting cards until FILTER_DRAWS of its matches are drawn (those
+  // between are drawn too, hidden by the filter, so that every drawn card's index stays
+  // its position); returns how many matching cards still wait.
   function drawMatches(words) {
-    Object.keys(waiting).forEach(function (columnId) {
-      var queue = waiting[columnId];
-      for (var i = queue.length - 1; i >= 0; i--) {
-        if (matches(queue[i], words)) { drawMore(columnId, i + 1); return; }
-      }
+    var stillWaiting = 0;
+    board.querySelectorAll(".board-column").forEach(function (column) {
+      var columnId = column.dataset.columnId;
+      var queue = waitingIn(columnId);
+      if (!queue.length) return;
+      var shown = 0, upTo = 0;
+      column.querySelectorAll(".card-list > .card").forEach(function (card) {
+        if (matches(card, words)) shown += 1;
+      });
+      queue.forEach(function (item, index) {
+        if (!matches(item, words)) return;
+        if (shown < FILTER_DRAWS) { shown += 1; upTo = index + 1; } else stillWaiting += 1;
+      });
+      drawMore(columnId, upTo);
+    });
+    return stillWaiting;
+  }
+
+  // The filter is cleared: the cards it drew wait again, so the page stays small.
+  function putBackFilterDraws() {
+    Object.keys(drawnBeforeFilter).forEach(function (columnId) {
+      var list = columnList(columnId);
+      if (!list) return;
+      var extra = cardsOf(list).slice(drawnBeforeFilter[columnId]);
+      extra.forEach(function (card) { card.remove(); card.hidden = false; });
+      waiting[columnId] = extra.concat(waitingIn(columnId));
     });
   }
 
@@ -225,7 +251,17 @@
     if (!search) return;
     var words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
     var shown = 0, total = 0;
-    if (words.length) drawMatches(words);
+    if (words.length && drawnBeforeFilter === null) {
+      drawnBeforeFilter = {};
+      board.querySelectorAll(".card-list").forEach(function (list) {
+        var columnId = list.closest(".board-column").dataset.columnId;
+        if (waitingIn(columnId).length) drawnBeforeFilter[columnId] = cardsOf(list).length;
+      });
+    } else if (!words.length && drawnBeforeFilter !== null) {
+      putBackFilterDraws();
+      drawnBeforeFilter = null;
+    }
+    if (words.length) shown += drawMatches(words);
     board.querySelectorAll(".card").forEach(function (card) {
       var match = !words.length || matches(card, words);
       card.hidden = !match;
