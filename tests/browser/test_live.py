@@ -187,14 +187,18 @@ def same_card_as_the_server_draws(page: Page, task_id: int) -> None:
     """The card on the page (drawn by cards.js from an event) is the server's card."""
     response = page.request.get(f"/tasks/{task_id}/card")
     assert response.ok, response.text()
-    drawn, served = page.evaluate("""([id, html]) => {
+    task = page.request.get(f"/api/v1/tasks/{task_id}").json()
+    drawn, served, text, text_of_card = page.evaluate("""([id, html, task]) => {
         const card = document.getElementById('card-' + id).cloneNode(true);
         card.classList.remove('live-changed');
         const holder = document.createElement('template');
         holder.innerHTML = html.trim();
-        return [card.outerHTML, holder.content.firstElementChild.outerHTML];
-    }""", [task_id, response.text()])
+        const today = document.querySelector('[data-board]').dataset.today;
+        return [card.outerHTML, holder.content.firstElementChild.outerHTML,
+                window.tasklette.cards.text(task, today), card.textContent];
+    }""", [task_id, response.text(), task])
     assert drawn == served
+    assert text == text_of_card  # what the filter reads of cards not drawn
 
 
 def test_a_card_changed_by_another_person_is_redrawn_from_the_event_without_a_request(

@@ -200,7 +200,8 @@
   function textOf(item) {
     var text = texts.get(item);
     if (text === undefined) {
-      text = asCard(item).textContent.toLowerCase().replace(/\s+/g, " ");
+      text = (item.nodeType ? item.textContent : cards.text(item, today))
+        .toLowerCase().replace(/\s+/g, " ");
       texts.set(item, text);
     }
     return text;

@@ -89,6 +89,22 @@
     return card;
   }
 
+  // The text of render(task, today) (its textContent), without making the card: what
+  // the board's filter reads of the cards it has not drawn.
+  function text(task, today) {
+    var parts = ["\n", task.completed ? "Done: " : "", task.title, "\n"];
+    task.labels.forEach(function (label) { parts.push(label.name); });
+    parts.push("\n");
+    if (task.priority !== "none") parts.push(task.priority);
+    if (task.due_date) parts.push(shortDate(task.due_date, today));
+    if (task.subtask_count) parts.push(task.subtasks_completed + "/" + task.subtask_count);
+    if (task.comment_count) parts.push(String(task.comment_count));
+    if (task.attachment_count) parts.push(String(task.attachment_count));
+    task.assignees.forEach(function (p) { parts.push(initials(p.display_name || p.username)); });
+    parts.push("\n");
+    return parts.join("");
+  }
+
   window.tasklette = window.tasklette || {};
-  window.tasklette.cards = { render: render, shortDate: shortDate, initials: initials };
+  window.tasklette.cards = { render: render, text: text };
 })();
