@@ -14,7 +14,8 @@ What one run does (about a minute):
    - *usable*: ms from the start of navigation until the first card of the first
      column is in the page with SortableJS attached to its list (draggable), and a
      frame has been drawn after that;
-   - DOMContentLoaded and load, ms from the start of navigation;
+   - DOMContentLoaded and load, and the HTML's first and last byte (the server's
+     part), ms from the start of navigation;
    - the page's memory once it settles (after a garbage collection): the JS heap in
      use and the DOM node count (CDP Performance.getMetrics);
    - *filter*: ms from typing the title of the last card of the last column into the
@@ -177,7 +178,8 @@ def load_once(context: BrowserContext, path: str, last_title: str) -> dict[str, 
     timing = page.evaluate("""() => {
         const nav = performance.getEntriesByType('navigation')[0];
         return {usable: window.__usable, dcl: nav.domContentLoadedEventEnd,
-                load: nav.loadEventEnd};
+                load: nav.loadEventEnd, first_byte: nav.responseStart,
+                last_byte: nav.responseEnd};
     }""")
     page.wait_for_load_state("load")
     page.wait_for_timeout(500)
@@ -193,6 +195,7 @@ def load_once(context: BrowserContext, path: str, last_title: str) -> dict[str, 
     filtered = page.evaluate("() => performance.now()") - started
     page.close()
     return {"usable_ms": timing["usable"], "dcl_ms": timing["dcl"], "load_ms": timing["load"],
+            "first_byte_ms": timing["first_byte"], "last_byte_ms": timing["last_byte"],
             "js_heap_mib": found["JSHeapUsedSize"] / 2**20, "dom_nodes": int(found["Nodes"]),
             "renderer_pss_mib": pss,
             "filter_ms": filtered}
@@ -347,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{args.runs}):\n  usable {m['usable_ms']:.0f} ms (target < "
               f"{USABLE_TARGET_MS:.0f}: {'ok' if m['usable_ms'] < USABLE_TARGET_MS else 'MISSED'})"
               f"; DOMContentLoaded {m['dcl_ms']:.0f} ms; load {m['load_ms']:.0f} ms\n"
+              f"  the page's first byte at {m['first_byte_ms']:.0f} ms, its last at "
+              f"{m['last_byte_ms']:.0f} ms (the server's part)\n"
               f"  JS heap {m['js_heap_mib']:.1f} MiB; renderer {m['renderer_pss_mib']:.0f} MiB "
               f"(PSS); {m['dom_nodes']:,.0f} DOM nodes; "
               f"filter to the last card {m['filter_ms']:.0f} ms")
