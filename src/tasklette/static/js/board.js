@@ -137,7 +137,8 @@
     var drawn = cardsOf(list, item.nodeType ? item : null);
     var queue = waitingIn(columnId);
     if (item.nodeType) item.dataset.columnId = columnId;
-    if (queue.length && position >= drawn.length) {
+    // Right after the drawn cards it may be drawn too (as a card dropped there stays).
+    if (queue.length && position > drawn.length) {
       if (item.nodeType) item.remove();
       queue.splice(Math.min(position - drawn.length, queue.length), 0, item);
       return null;
