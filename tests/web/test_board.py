@@ -340,7 +340,8 @@ def test_a_long_column_draws_its_first_cards_and_sends_the_rest_as_safe_data(
     assert match, "no board data"
     assert "<" not in match.group(1)  # nothing in it can end the script block early
     data = json.loads(match.group(1))
-    waiting = data["columns"][str(todo)]
+    waiting = [dict(zip(data["fields"], card, strict=True))
+               for card in data["columns"][str(todo)]]
     # The rest, in board order, with what their cards show, as the API has it.
     assert [card["id"] for card in waiting] == [task["id"] for task in made[40:]]
     api = owner.client.get(f"/api/v1/tasks/{hostile['id']}").json()

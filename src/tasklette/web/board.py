@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import operator
 from typing import Annotated, Any
 
 import orjson
@@ -80,9 +81,12 @@ def card_view(task: dict[str, Any], today: str, macros: Any = None) -> dict[str,
     return task
 
 
-# What cards.js needs to draw a card: the task's fields the card shows.
+# What cards.js needs to draw a card: the task's fields the card shows, then its labels'
+# and assignees' ids. Each card travels as a list of these, in this order.
 CARD_FIELDS = ("id", "title", "completed", "version", "column_id", "priority", "due_date",
-               "comment_count", "attachment_count", "subtask_count", "subtasks_completed")
+               "comment_count", "attachment_count", "subtask_count", "subtasks_completed",
+               "labels", "assignees")
+_VALUES = operator.itemgetter(*CARD_FIELDS[:-2])
 
 
 def board_data(later: dict[int, list[dict[str, Any]]], today: str) -> Markup:
@@ -91,21 +95,24 @@ def board_data(later: dict[int, list[dict[str, Any]]], today: str) -> Markup:
     Labels and people are listed once and named by id from the cards."""
     labels: dict[int, dict[str, Any]] = {}
     people: dict[int, dict[str, Any]] = {}
-    columns: dict[int, list[dict[str, Any]]] = {}
+    columns: dict[int, list[list[Any]]] = {}
     for column_id, rows in later.items():
         cards = columns[column_id] = []
         for task in rows:
-            card = {name: task[name] for name in CARD_FIELDS}
-            card["labels"] = [label["id"] for label in task["labels"]]
-            card["assignees"] = [person["id"] for person in task["assignees"]]
+            card = list(_VALUES(task))
+            card.append([label["id"] for label in task["labels"]])
+            card.append([person["id"] for person in task["assignees"]])
             for label in task["labels"]:
-                labels.setdefault(label["id"], {"name": label["name"], "color": label["color"]})
+                if label["id"] not in labels:
+                    labels[label["id"]] = {"name": label["name"], "color": label["color"]}
             for person in task["assignees"]:
-                people.setdefault(person["id"], {"username": person["username"],
-                                                 "display_name": person["display_name"]})
+                if person["id"] not in people:
+                    people[person["id"]] = {"username": person["username"],
+                                            "display_name": person["display_name"]}
             cards.append(card)
-    data = orjson.dumps({"today": today, "labels": labels, "people": people,
-                         "columns": columns}, option=orjson.OPT_NON_STR_KEYS)
+    data = orjson.dumps({"today": today, "fields": CARD_FIELDS, "labels": labels,
+                         "people": people, "columns": columns},
+                        option=orjson.OPT_NON_STR_KEYS)
     # As Jinja's `tojson` does: no `</script>` or `<!--` can close the block early.
     return Markup(data.replace(b"<", b"\\u003c").replace(b">", b"\\u003e")
                   .replace(b"&", b"\\u0026").replace(b"'", b"\\u0027").decode())

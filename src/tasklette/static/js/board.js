@@ -47,7 +47,9 @@
                      display_name: data.people[id].display_name };
     });
     Object.keys(data.columns).forEach(function (columnId) {
-      waiting[columnId] = data.columns[columnId].map(function (task) {
+      waiting[columnId] = data.columns[columnId].map(function (values) {
+        var task = {};
+        data.fields.forEach(function (name, i) { task[name] = values[i]; });
         task.labels = task.labels.map(function (id) { return labels[id]; });
         task.assignees = task.assignees.map(function (id) { return people[id]; });
         return task;
