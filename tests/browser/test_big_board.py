@@ -146,3 +146,23 @@ def test_cards_drag_between_columns_of_the_big_board(board: Page) -> None:
     moved = saved.value.json()
     cards = column(page, "In progress").locator(".card")
     expect(cards.nth(moved["position"])).to_have_attribute("data-task-id", str(task_id))
+
+
+def test_quick_add_puts_the_new_card_after_every_waiting_one(board: Page, big_board: int
+                                                             ) -> None:
+    page = board
+    todo = column(page, "To do")
+    count = int(todo.locator("[data-count]").inner_text())
+    field = todo.locator("form.quick-add input[name=title]")
+    field.fill("Added at the very end")
+    field.press("Enter")
+    expect(field).to_have_value("")
+    last = todo.locator(".card-list > .card").last
+    expect(last).to_contain_text("Added at the very end")
+    expect(todo.locator("[data-count]")).to_have_text(str(count + 1))
+    expect(page.locator(f"#{last.get_attribute('id')}")).to_have_count(1)
+    tasks = page.request.get(f"/api/v1/projects/{big_board}/tasks", params={
+        "column": todo.get_attribute("data-column-id") or "", "sort": "-position",
+        "limit": 1}).json()["items"]
+    assert tasks[0]["title"] == "Added at the very end"
+    assert todo.locator(".card-list > .card").count() == count + 1  # all drawn, in order
