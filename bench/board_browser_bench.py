@@ -203,6 +203,8 @@ def load_once(context: BrowserContext, path: str, last_title: str) -> dict[str, 
 
 def measure_load(browser: Browser, base: str, state: Any, path: str, runs: int,
                  last_title: str) -> dict[str, Any]:
+    # bypass_csp: Playwright's wait_for_function evaluates its predicate as a string,
+    # which the page's Content-Security-Policy (rightly) forbids.
     context = browser.new_context(base_url=base, storage_state=state, bypass_csp=True,
                                   viewport={"width": 1280, "height": 800})
     try:
