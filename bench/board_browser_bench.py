@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, CDPSession, sync_playwright
 
 from api_bench import OWNER, PASSWORD, Server, _free_port, serving, tasklette_argv
 from board_bench import git, seed  # bench/ is on sys.path when run as a script
@@ -160,11 +160,9 @@ def renderer_pss_mib() -> float:
     return total / 1024
 
 
-def metrics(page: Page) -> dict[str, float]:
-    cdp = page.context.new_cdp_session(page)
+def metrics(cdp: CDPSession) -> dict[str, float]:
     cdp.send("HeapProfiler.enable")
     cdp.send("HeapProfiler.collectGarbage")
-    cdp.send("Performance.enable")
     found = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
     cdp.detach()
     return found
@@ -173,6 +171,8 @@ def metrics(page: Page) -> dict[str, float]:
 def load_once(context: BrowserContext, path: str, last_title: str) -> dict[str, Any]:
     page = context.new_page()
     page.add_init_script(USABLE_PROBE)
+    cdp = context.new_cdp_session(page)
+    cdp.send("Performance.enable")  # counts from here: the main thread's time
     page.goto(path, wait_until="commit")
     page.wait_for_function("window.__usable !== undefined", timeout=60_000)
     timing = page.evaluate("""() => {
@@ -183,7 +183,7 @@ def load_once(context: BrowserContext, path: str, last_title: str) -> dict[str, 
     }""")
     page.wait_for_load_state("load")
     page.wait_for_timeout(500)
-    found = metrics(page)
+    found = metrics(cdp)
     pss = renderer_pss_mib()
     # The filter: the last card of the last column, which a lazy board has not drawn.
     started = page.evaluate("() => performance.now()")
@@ -198,6 +198,11 @@ def load_once(context: BrowserContext, path: str, last_title: str) -> dict[str, 
             "first_byte_ms": timing["first_byte"], "last_byte_ms": timing["last_byte"],
             "js_heap_mib": found["JSHeapUsedSize"] / 2**20, "dom_nodes": int(found["Nodes"]),
             "renderer_pss_mib": pss,
+            # Where the renderer's main thread spent the load (ms, CDP metrics).
+            "script_ms": found["ScriptDuration"] * 1000,
+            "layout_ms": found["LayoutDuration"] * 1000,
+            "style_ms": found["RecalcStyleDuration"] * 1000,
+            "tasks_ms": found["TaskDuration"] * 1000,
             "filter_ms": filtered}
 
 
@@ -356,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{m['last_byte_ms']:.0f} ms (the server's part)\n"
               f"  JS heap {m['js_heap_mib']:.1f} MiB; renderer {m['renderer_pss_mib']:.0f} MiB "
               f"(PSS); {m['dom_nodes']:,.0f} DOM nodes; "
+              f"main thread busy {m['tasks_ms']:.0f} ms: script {m['script_ms']:.0f}, "
+              f"style {m['style_ms']:.0f}, layout {m['layout_ms']:.0f}\n  "
               f"filter to the last card {m['filter_ms']:.0f} ms")
         per = followed["requests_per_viewer_per_change"]
         print(f"Live: {followed['viewers']} viewers, {followed['changes']} changes: "
