@@ -245,3 +245,49 @@ def test_a_card_changed_by_another_person_is_redrawn_from_the_event_without_a_re
     assert requests == [], f"the board asked the server: {requests}"
     same_card_as_the_server_draws(ada, task_id)
     save_screenshot(ada, "board-live-patched.png")
+
+
+def test_a_list_row_changed_by_another_person_is_redrawn_from_the_event_without_a_request(
+        signed_in: Page, ben_page: Page) -> None:
+    ada = signed_in
+    project_id = create_project(ada, unique("Patched list"))
+    share(ada, project_id, "ben")
+    task_id = quick_add(ada, "To do", "Plan the trip")
+    other = quick_add(ada, "To do", "Book the hotel")
+    label = api(ada, "POST", f"/api/v1/projects/{project_id}/labels",
+                {"name": "travel <b>", "color": "#3a7bd5"})
+    ada.goto(f"/projects/{project_id}/list")
+    expect(ada.locator("[data-live]")).to_have_attribute("data-state", "live")
+    requests: list[str] = []
+    ada.on("request", lambda r: requests.append(f"{r.method} {r.url}")
+           if "/events" not in r.url else None)
+    row = ada.locator(f"tr[data-task-id='{task_id}']")
+
+    task = ben_page.request.get(f"/api/v1/tasks/{task_id}").json()
+    api(ben_page, "PATCH", f"/api/v1/tasks/{task_id}",
+        {"title": "Plan the <trip>", "priority": "urgent", "due_date": "2020-02-03",
+         "assignees": ["ada", "ben"], "completed": True, "version": task["version"]})
+    expect(row.locator(".task-title")).to_have_text("Plan the <trip>", timeout=LIVE_MS)
+    expect(row.locator(".status")).to_have_text("✓ Done")
+    api(ben_page, "PUT", f"/api/v1/tasks/{task_id}/labels/{label['id']}", {})
+    expect(row.locator(".label")).to_have_text("travel <b>", timeout=LIVE_MS)
+    ada.wait_for_timeout(300)  # the list's fetch would come 250 ms after an event
+    assert requests == [], f"the list asked the server: {requests}"
+    # Drawn as the server draws it.
+    page = ada.request.get(f"/projects/{project_id}/list").text()
+    drawn, served = ada.evaluate("""([id, html]) => {
+        const squeeze = (text) => text.replace(/\\s+/g, ' ').replace(/> </g, '><').trim();
+        const served = new DOMParser().parseFromString(html, 'text/html')
+            .querySelector('tr[data-task-id="' + id + '"]');
+        return [squeeze(document.querySelector('tr[data-task-id="' + id + '"]').outerHTML),
+                squeeze(served.outerHTML)];
+    }""", [task_id, page])
+    assert drawn == served
+    # A change that moves a row along the page (here: to another column) fetches it.
+    done = ben_page.request.get(f"/api/v1/projects/{project_id}/columns").json()[-1]["id"]
+    expect(ada.locator("tr[data-task-id]").first).to_have_attribute("data-task-id",
+                                                                    str(task_id))
+    api(ben_page, "POST", f"/api/v1/tasks/{task_id}/move", {"column_id": done})
+    expect(ada.locator("tr[data-task-id]").first).to_have_attribute(
+        "data-task-id", str(other), timeout=LIVE_MS)
+    assert any("/list" in r for r in requests)
