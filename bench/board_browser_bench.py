@@ -20,11 +20,12 @@ What one run does (about a minute):
      use and the DOM node count (CDP Performance.getMetrics);
    - *filter*: ms from typing the title of the last card of the last column into the
      board's filter box until that card is shown alone;
-4. **live**: opens the small board in `--viewers` pages, then makes `--changes`
-   changes over the API as the other member (edit a title, move, comment, add and
-   tick a subtask, add and delete a task, attach a label, in turn), waits until every
-   viewer shows the last one, and counts the HTTP requests each viewer made
-   meanwhile (the event stream itself not counted): requests per viewer per change;
+4. **live**: opens the small board in `--viewers` pages and its list view in
+   `--list-viewers` pages, then makes `--changes` changes over the API as the other
+   member, `--pause` seconds apart (edit a title, move, comment, add and tick a
+   subtask, add and delete a task, attach a label, in turn), waits until every viewer
+   shows the last one, and counts the HTTP requests each viewer made meanwhile (the
+   event stream itself not counted): requests per viewer per change;
 5. prints both against the targets (usable < 1,000 ms; no request per change) and
    writes bench/results/board-browser-<UTC timestamp>.json.
 
@@ -223,12 +224,14 @@ def measure_load(browser: Browser, base: str, state: Any, path: str, runs: int,
     return {"median": summary, "samples": samples}
 
 
-def changes(api: httpx.Client, live: dict[str, Any], count: int) -> tuple[int, str]:
+def changes(api: httpx.Client, live: dict[str, Any], count: int,
+            pause: float) -> tuple[int, str]:
     """`count` changes on the live board; returns the id and title of the last one's card."""
     ids, columns = live["task_ids"], live["columns"]
     last_card, last_title = ids[0], ""
     made: list[int] = []
     for n in range(count):
+        time.sleep(pause)  # people's changes come apart, not in one burst
         task_id = ids[n % len(ids)]
         step = n % 7
         if step == 0:
@@ -271,49 +274,64 @@ def changes(api: httpx.Client, live: dict[str, Any], count: int) -> tuple[int, s
 
 
 def measure_live(browser: Browser, base: str, state: Any, live: dict[str, Any],
-                 viewers: int, count: int) -> dict[str, Any]:
-    contexts, pages, requests = [], [], []
-    path = f"/projects/{live['project_id']}"
+                 viewers: dict[str, int], count: int, pause: float) -> dict[str, Any]:
+    """Requests per viewer per change, for board pages and for list pages."""
+    contexts, pages = [], []
+    paths = {"board": f"/projects/{live['project_id']}",
+             "list": f"/projects/{live['project_id']}/list"}
     try:
-        for _ in range(viewers):
-            context = browser.new_context(base_url=base, storage_state=state, bypass_csp=True)
-            page = context.new_page()
-            page.goto(path)
-            page.wait_for_selector("[data-live][data-state=live]")
-            seen: list[str] = []
-            page.on("request", lambda r, seen=seen: seen.append(f"{r.method} {r.url}")
-                    if "/events" not in r.url else None)
-            contexts.append(context)
-            pages.append(page)
-            requests.append(seen)
+        for kind, number in viewers.items():
+            for _ in range(number):
+                context = browser.new_context(base_url=base, storage_state=state,
+                                              bypass_csp=True)
+                page = context.new_page()
+                page.goto(paths[kind])
+                page.wait_for_selector("[data-live][data-state=live]")
+                seen: list[str] = []
+                page.on("request", lambda r, seen=seen: seen.append(f"{r.method} {r.url}")
+                        if "/events" not in r.url else None)
+                contexts.append(context)
+                pages.append((kind, page, seen))
         headers = {"Authorization": f"Bearer {live['token']}"}
         with httpx.Client(base_url=base, headers=headers, timeout=30) as api:
             started = time.perf_counter()
-            card, title = changes(api, live, count)
+            card, title = changes(api, live, count, pause)
             made = time.perf_counter() - started
-        for page in pages:
+        for kind, page, _ in pages:
             page.wait_for_function(
-                "([id, t]) => { const c = document.getElementById('card-' + id);"
-                " return c && c.textContent.includes(t); }", arg=[card, title],
+                "([id, t, kind]) => { const c = kind === 'board'"
+                " ? document.getElementById('card-' + id)"
+                " : document.querySelector('tr[data-task-id=\"' + id + '\"]');"
+                " return c && c.textContent.includes(t); }", arg=[card, title, kind],
                 timeout=30_000)
-        for page in pages:
-            page.wait_for_timeout(300)  # a straggling refetch would show up here
-        counts = [len(seen) for seen in requests]
-        sample = sorted({r.split("?")[0] for seen in requests for r in seen})[:10]
+        for _, page, _ in pages:
+            page.wait_for_timeout(400)  # a straggling refetch would show up here
+        found: dict[str, Any] = {}
+        changes_made = count + 1
+        for kind in viewers:
+            counts = [len(seen) for k, _, seen in pages if k == kind]
+            if counts:
+                found[kind] = {
+                    "viewers": len(counts), "requests_per_viewer": counts,
+                    "requests_per_viewer_per_change": statistics.fmean(counts) / changes_made,
+                    "request_kinds": sorted({r.split("?")[0] for k, _, seen in pages
+                                             if k == kind for r in seen})[:5]}
     finally:
         for context in contexts:
             context.close()
-    changes_made = count + 1
-    return {"viewers": viewers, "changes": changes_made, "requests_per_viewer": counts,
-            "requests_per_viewer_per_change": statistics.fmean(counts) / changes_made,
-            "seconds_to_make_changes": made, "request_kinds": sample}
+    return {"changes": changes_made, "pause_s": pause, "seconds_to_make_changes": made,
+            **found}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="loads of the 5,000-task board")
     parser.add_argument("--viewers", type=int, default=4, help="pages following the live board")
+    parser.add_argument("--list-viewers", type=int, default=2,
+                        help="pages following the live board's list view")
     parser.add_argument("--changes", type=int, default=21, help="changes made while they follow")
+    parser.add_argument("--pause", type=float, default=0.3,
+                        help="seconds between changes (default 0.3)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     return parser.parse_args(argv)
 
@@ -346,10 +364,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  loading /projects/{board} {args.runs} times ...", flush=True)
             load = measure_load(browser, server.url, state, f"/projects/{board}", args.runs,
                                 last["title"])
-            print(f"  {args.viewers} viewers following {args.changes + 1} changes ...",
-                  flush=True)
-            followed = measure_live(browser, server.url, state, live, args.viewers,
-                                    args.changes)
+            print(f"  {args.viewers} board and {args.list_viewers} list viewers following "
+                  f"{args.changes + 1} changes ...", flush=True)
+            followed = measure_live(browser, server.url, state, live,
+                                    {"board": args.viewers, "list": args.list_viewers},
+                                    args.changes, args.pause)
             browser.close()
         m = load["median"]
         print()
@@ -364,11 +383,15 @@ def main(argv: list[str] | None = None) -> int:
               f"main thread busy {m['tasks_ms']:.0f} ms: script {m['script_ms']:.0f}, "
               f"style {m['style_ms']:.0f}, layout {m['layout_ms']:.0f}\n  "
               f"filter to the last card {m['filter_ms']:.0f} ms")
-        per = followed["requests_per_viewer_per_change"]
-        print(f"Live: {followed['viewers']} viewers, {followed['changes']} changes: "
-              f"{per:.2f} requests per viewer per change "
-              f"({'ok' if per == 0 else 'MISSED'}; {followed['requests_per_viewer']}, "
-              f"e.g. {followed['request_kinds'][:3]})")
+        for kind in ("board", "list"):
+            if kind not in followed:
+                continue
+            f = followed[kind]
+            per = f["requests_per_viewer_per_change"]
+            print(f"Live, {kind}: {f['viewers']} viewers, {followed['changes']} changes "
+                  f"{followed['pause_s']} s apart: {per:.2f} requests per viewer per change "
+                  f"({'ok' if per == 0 else 'MISSED'}; {f['requests_per_viewer']}, "
+                  f"e.g. {f['request_kinds'][:3]})")
         RESULTS.mkdir(exist_ok=True)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         out = RESULTS / f"board-browser-{stamp}.json"

@@ -228,8 +228,16 @@
     };
     // Comments and files show nowhere in the list (nor change its filters or order):
     // their events need no fetch.
+    // Without the `parent` filter the list has top-level tasks only, which a subtask's
+    // change does not touch.
+    var subtaskOutOfList = function (event) {
+      var task = event.payload.task || event.payload;
+      return Boolean(task.parent_task_id) &&
+        !new URLSearchParams(location.search).get("parent");
+    };
     document.addEventListener("tasklette:event", function (e) {
       if (!/^(task|label|column)\./.test(e.detail.kind)) return;
+      if (/^task\./.test(e.detail.kind) && subtaskOutOfList(e.detail)) return;
       var row = rowStays(e.detail);
       if (!row) { refreshList(); return; }
       row.replaceWith(window.tasklette.rows.render(e.detail.payload.task, columnNames(),
