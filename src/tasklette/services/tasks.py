@@ -54,6 +54,12 @@ async def _full(conn: Conn, task_id: int, *, with_subtasks: bool = True) -> Row:
     return task
 
 
+async def card_of(conn: Conn, task_id: int) -> Row:
+    """The task as its board card shows it now: what an event that changes a card's
+    counts (a comment, a file, a subtask) carries as `card`, so boards need not fetch it."""
+    return await _full(conn, task_id, with_subtasks=False)
+
+
 async def _editable(tx: Tx, actor: Actor, task_id: int,
                     target_column: int | None = None) -> Row:
     # Locked: the read-check-write that follows must not interleave with another.
@@ -149,8 +155,11 @@ async def create(db: Database, actor: Actor, project_id: int, fields: TaskFields
         if assignee_ids:
             await task_writes.set_assignees(tx, task_id, assignee_ids)
         task = await _full(tx, task_id)
+        payload: dict[str, Any] = {"task": task}
+        if parent_task_id is not None:
+            payload["card"] = await card_of(tx, parent_task_id)
         await events.append(tx, project_id, actor.id, "task.created", "task", task_id,
-                            {"task": task}, task_id=task_id)
+                            payload, task_id=task_id)
     return task
 
 
@@ -211,6 +220,8 @@ async def update(db: Database, actor: Actor, task_id: int, fields: TaskFields,
         payload: dict[str, Any] = {"task": task, "changes": changed}
         if unassigned:
             payload["unassigned_ids"] = sorted(unassigned)  # they are told, too
+        if current["parent_task_id"] is not None:
+            payload["card"] = await card_of(tx, current["parent_task_id"])
         await events.append(tx, project_id, actor.id, "task.updated", "task", task_id,
                             payload, task_id=task_id)
     return task
@@ -256,11 +267,13 @@ async def delete(db: Database, actor: Actor, task_id: int,
                            current=await _full(tx, task_id))
         await blob_garbage.note_deleted(tx, await attachments.digests_of_task_tree(tx, task_id))
         await task_writes.delete(tx, task_id)
+        payload: dict[str, Any] = {"task_id": task_id, "title": current["title"],
+                                   "column_id": current["column_id"],
+                                   "parent_task_id": current["parent_task_id"]}
+        if current["parent_task_id"] is not None:
+            payload["card"] = await card_of(tx, current["parent_task_id"])
         await events.append(tx, current["project_id"], actor.id, "task.deleted", "task",
-                            task_id, {"task_id": task_id, "title": current["title"],
-                                      "column_id": current["column_id"],
-                                      "parent_task_id": current["parent_task_id"]},
-                            task_id=task_id)
+                            task_id, payload, task_id=task_id)
 
 
 @retried
