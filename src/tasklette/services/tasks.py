@@ -17,7 +17,6 @@ from tasklette.storage import (
     labels,
     members,
     projects,
-    task_hydration,
     task_lists,
     task_order,
     task_writes,
@@ -50,9 +49,8 @@ class TaskFields:
 
 
 async def _full(conn: Conn, task_id: int, *, with_subtasks: bool = True) -> Row:
-    task = await tasks.get(conn, task_id)
+    task = await tasks.get_full(conn, task_id, with_subtasks=with_subtasks)
     assert task is not None
-    (task,) = await task_hydration.hydrate(conn, [task], with_subtasks=with_subtasks)
     return task
 
 
@@ -159,11 +157,10 @@ async def create(db: Database, actor: Actor, project_id: int, fields: TaskFields
 async def get(db: Database, actor: Actor, task_id: int) -> Row:
     """The task with labels, assignees, subtasks and comment count."""
     async with db.reading() as conn:
-        task = await tasks.get_for_member(conn, task_id, actor.id)
+        task = await tasks.get_full(conn, task_id, member=actor.id)
         if task is None:
             raise NotFound("task not found")
         task.pop("role")
-        (task,) = await task_hydration.hydrate(conn, [task], with_subtasks=True)
     return task
 
 

@@ -9,9 +9,10 @@ from typing import Any
 import orjson
 
 from tasklette.storage import dialect
+from tasklette.storage import task_hydration as hydration
 from tasklette.storage.database import Conn, Row
 from tasklette.storage.task_hydration import hydrate, hydrate_project
-from tasklette.storage.task_order import POSITION, set_positions
+from tasklette.storage.task_order import POSITION, Scope, set_positions
 from tasklette.storage.tasks import FIELDS, shape
 
 
@@ -143,21 +144,46 @@ async def list_page(conn: Conn, project_id: int, flt: TaskFilter, sort: str, des
 
     keys = [*SORTS[sort], "t.id"]
     key_select = ", ".join(f"{expr} AS k{i}" for i, expr in enumerate(keys))
+    direction = " DESC" if descending else ""
+    order = ", ".join(f"{expr}{direction}" for expr in keys)
+    board_order = sort == "position" and flt.parent is None
+    if board_order:
+        # Board order straight from the indexes, columns by position, then each column's
+        # tasks by rank: the first page reads its own rows, not the whole project sorted
+        # (CROSS JOIN keeps SQLite's loops in that order; positions are distinct in a
+        # project, so c.id only tells the planner so).
+        source = "columns c CROSS JOIN tasks t"
+        where[:0] = ["t.column_id = c.id", "c.project_id = ?"]
+        params.insert(0, project_id)
+        order = ", ".join(f"{expr}{direction}" for expr in
+                          ("c.position", "c.id", "t.rank", "t.id"))
+    else:
+        # Top-level tasks always have a column: an inner join lets the board order come
+        # straight from the column and rank indexes.
+        join = "JOIN" if flt.parent is None else "LEFT JOIN"
+        source = f"tasks t {join} columns c ON c.id = t.column_id"
     if cursor is not None:
         after = _decode_cursor(cursor, len(keys))
         row_value = "(" + ", ".join(keys) + ")"
         where.append(f"{row_value} {'<' if descending else '>'} "
                      f"({dialect.placeholders(len(keys))})")
         params.extend(after)
-    direction = " DESC" if descending else ""
-    order = ", ".join(f"{expr}{direction}" for expr in keys)
+        if board_order:  # where the page starts, for the columns' index
+            where.append(f"c.position {'<=' if descending else '>='} ?")
+            params.append(after[0])
     params.append(limit + 1)
-    # Top-level tasks always have a column: an inner join lets the board order come
-    # straight from the column and rank indexes.
-    join = "JOIN" if flt.parent is None else "LEFT JOIN"
-    rows = await conn.fetchall(
-        f"SELECT {FIELDS}, {key_select} FROM tasks t {join} columns c ON c.id = t.column_id "
-        f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?", params)
+    hydrated = f"NULL AS position, {hydration.columns(conn.dialect)}"
+    if board_order:
+        # Rows come in order from the indexes: only those of the page are hydrated.
+        sql = (f"SELECT {FIELDS}, {hydrated}, {key_select} FROM {source} "
+               f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?")
+    else:
+        # The page is chosen first, then only its rows are hydrated (the hydration
+        # columns of a sorted query would be computed for every row before the sort).
+        sql = (f"SELECT t.*, {hydrated} FROM (SELECT {FIELDS}, {key_select} FROM {source} "
+               f"WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?) t "
+               f"ORDER BY {', '.join(f'k{i}{direction}' for i in range(len(keys)))}")
+    rows = await conn.fetchall(sql, params)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -169,7 +195,13 @@ async def list_page(conn: Conn, project_id: int, flt: TaskFilter, sort: str, des
                 flt.text)
     contiguous = (sort == "position" and flt.parent != "any" and not flt.priorities
                   and all(value is None or value == "" for value in narrowed))
-    await set_positions(conn, rows, contiguous)
+    # A contiguous page holds each of its lists from the list's first task on, except
+    # perhaps the one it starts in after a cursor (ascending) or ends in before the
+    # next page (descending).
+    lists = list(dict.fromkeys((row["column_id"], row["parent_task_id"]) for row in rows))
+    cut = (lists[-1:] if next_cursor else []) if descending else (lists[:1] if cursor else [])
+    await set_positions(conn, rows, contiguous,
+                        {Scope(*key) for key in lists if key not in cut})
     for row in rows:
-        shape(row)
-    return await hydrate(conn, rows), next_cursor
+        hydration.finish(shape(row))
+    return rows, next_cursor

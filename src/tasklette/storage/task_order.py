@@ -7,6 +7,7 @@ position clients see is the 0-based index in that order, computed on read.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,21 +44,25 @@ def scope_of(task: Row) -> Scope:
     return Scope(column_id=task["column_id"])
 
 
-async def set_positions(conn: Conn, rows: list[Row], contiguous: bool) -> None:
+async def set_positions(conn: Conn, rows: list[Row], contiguous: bool,
+                        from_first: Collection[Scope] = ()) -> None:
     """Fill in each row's 0-based place in its list (column or parent).
 
     `contiguous`: the rows of each list follow each other with none left out (an
-    unfiltered page in board order), so one count per list places them all.
+    unfiltered page in board order), so one count per list places them all, and none
+    for the lists in `from_first`, whose first task is among the rows.
     """
-    scopes: dict[Scope, list[Row]] = {}
+    by_list: dict[tuple[int | None, int | None], list[Row]] = {}
     for row in rows:
-        scopes.setdefault(scope_of(row), []).append(row)
+        by_list.setdefault((row["column_id"], row["parent_task_id"]), []).append(row)
+    scopes = {scope_of(members[0]): members for members in by_list.values()}
     if contiguous:
         for scope, members in scopes.items():
             where, params = scope.where()
             members.sort(key=lambda row: row["rank"])
-            before = await conn.fetchval(f"SELECT COUNT(*) FROM tasks WHERE {where} "
-                                         "AND rank < ?", (*params, members[0]["rank"]))
+            before = 0 if scope in from_first else await conn.fetchval(
+                f"SELECT COUNT(*) FROM tasks WHERE {where} AND rank < ?",
+                (*params, members[0]["rank"]))
             for i, row in enumerate(members):
                 row["position"] = int(before) + i
         return

@@ -7,6 +7,7 @@ Its order lives in `task_order`, its labels, assignees and counts in
 from __future__ import annotations
 
 from tasklette.storage import columns
+from tasklette.storage import task_hydration as hydration
 from tasklette.storage.database import Conn, Row, Tx
 from tasklette.storage.task_order import POSITION
 
@@ -32,6 +33,25 @@ async def get_for_member(conn: Conn, task_id: int, user_id: int) -> Row | None:
         "JOIN project_members m ON m.project_id = t.project_id AND m.user_id = ? "
         "WHERE t.id = ?", (user_id, task_id))
     return None if row is None else shape(row)
+
+
+async def get_full(conn: Conn, task_id: int, *, member: int | None = None,
+                   with_subtasks: bool = True) -> Row | None:
+    """The task with labels, assignees, counts (and subtasks), in one statement.
+
+    With `member`, also that user's `role` in its project, and None for non-members.
+    """
+    role, join = "", ""
+    params: tuple[int, ...] = (task_id,)
+    if member is not None:
+        role = ", m.role"
+        join = "JOIN project_members m ON m.project_id = t.project_id AND m.user_id = ? "
+        params = (member, task_id)
+    subtasks = f", {hydration.subtasks_column(conn.dialect)}" if with_subtasks else ""
+    row = await conn.fetchone(
+        f"SELECT {FIELDS}, {POSITION}{role}, {hydration.columns(conn.dialect)}{subtasks} "
+        f"FROM tasks t {join}WHERE t.id = ?", params)
+    return None if row is None else hydration.finish(shape(row))
 
 
 async def get(conn: Conn, task_id: int) -> Row | None:
