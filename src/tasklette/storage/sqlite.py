@@ -274,8 +274,11 @@ class SQLiteDatabase:
                 self._batch = batch
             try:
                 with _translated():
-                    # Shielded: a cancelled request must not leave a BEGIN half-known.
-                    await asyncio.shield(batch.begun)
+                    if batch.begun.done():  # all but the batch's first unit: no wait
+                        batch.begun.result()
+                    else:
+                        # Shielded: a cancelled request must not leave a BEGIN half-known.
+                        await asyncio.shield(batch.begun)
             except (sqlite3.Error, DatabaseUnavailable):
                 if self._batch is batch:
                     self._batch = None
