@@ -280,7 +280,7 @@ def engine_rows(configs: list[Config], cells: dict[tuple[str, int, str], Any],
     rows: list[tuple[str, ...]] = [("scenario", "conns", "SQLite ms/req", "PG ms/req",
                                     "PG / SQLite", "target")]
     for scenario, label in ROWS:
-        if scenario.startswith("bare"):
+        if scenario.startswith("bare") or scenario == "page":
             continue
         for conns in connections:
             lite, post = cells.get((scenario, conns, sqlite.key)), cells.get(

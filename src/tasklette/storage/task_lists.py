@@ -12,7 +12,7 @@ from tasklette.storage import dialect
 from tasklette.storage import task_hydration as hydration
 from tasklette.storage.database import Conn, Row
 from tasklette.storage.task_hydration import hydrate, hydrate_project
-from tasklette.storage.task_order import POSITION, Scope, set_positions
+from tasklette.storage.task_order import Scope, set_positions
 from tasklette.storage.tasks import FIELDS, shape
 
 
@@ -39,7 +39,7 @@ async def assigned_to(conn: Conn, user_id: int, include_completed: bool) -> list
     """Tasks assigned to the user in projects they belong to, soonest due first."""
     done = "" if include_completed else " AND t.completed = 0"
     rows = await conn.fetchall(
-        f"SELECT {FIELDS}, {POSITION}, p.name AS project_name, c.name AS column_name, "
+        f"SELECT {FIELDS}, NULL AS position, p.name AS project_name, c.name AS column_name, "
         "parent.title AS parent_title FROM task_assignees ta "
         "JOIN tasks t ON t.id = ta.task_id "
         "JOIN project_members m ON m.project_id = t.project_id AND m.user_id = ta.user_id "
@@ -49,6 +49,7 @@ async def assigned_to(conn: Conn, user_id: int, include_completed: bool) -> list
         f"WHERE ta.user_id = ?{done} "
         "ORDER BY COALESCE(t.due_date, '9999-12-31'), t.priority DESC, t.id LIMIT 1000",
         (user_id,))
+    await set_positions(conn, rows, contiguous=False)
     for row in rows:
         shape(row)
     return await hydrate(conn, rows)

@@ -55,9 +55,11 @@ async def set_positions(conn: Conn, rows: list[Row], contiguous: bool,
     by_list: dict[tuple[int | None, int | None], list[Row]] = {}
     for row in rows:
         by_list.setdefault((row["column_id"], row["parent_task_id"]), []).append(row)
-    scopes = {scope_of(members[0]): members for members in by_list.values()}
+    if not rows:
+        return
     if contiguous:
-        for scope, members in scopes.items():
+        for members in by_list.values():
+            scope = scope_of(members[0])
             where, params = scope.where()
             members.sort(key=lambda row: row["rank"])
             before = 0 if scope in from_first else await conn.fetchval(
@@ -66,21 +68,20 @@ async def set_positions(conn: Conn, rows: list[Row], contiguous: bool,
             for i, row in enumerate(members):
                 row["position"] = int(before) + i
         return
-    if len(scopes) > 8:
-        # Rows from many lists (e.g. subtasks of many parents): count per row instead.
-        ids = [row["id"] for row in rows]
-        found = {r["id"]: r["position"] for r in await conn.fetchall(
-            f"SELECT t.id, {POSITION} FROM tasks t "
-            f"WHERE t.id IN ({dialect.placeholders(len(ids))})", ids)}
-        for row in rows:
-            row["position"] = found[row["id"]]
-        return
-    for scope, members in scopes.items():
-        where, params = scope.where()
-        order = {task_id: i for i, (task_id,) in enumerate(await conn.fetchtuples(
-            f"SELECT id FROM tasks WHERE {where} ORDER BY rank", params))}
-        for row in members:
-            row["position"] = order[row["id"]]
+    # Some of each list's tasks are left out (a filtered page): number the lists'
+    # tasks in one statement, and keep the rows' numbers.
+    d = conn.dialect
+    columns = [column for column, parent in by_list if column is not None and parent is None]
+    parents = [parent for _, parent in by_list if parent is not None]
+    places = dict(await conn.fetchtuples(
+        "SELECT id, place FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY column_id, "
+        "parent_task_id ORDER BY rank) - 1 AS place FROM tasks "
+        f"WHERE {dialect.in_ids(d, 'column_id')} OR {dialect.in_ids(d, 'parent_task_id')}) n "
+        f"WHERE {dialect.in_ids(d, 'id')}",
+        (dialect.ids_param(d, columns), dialect.ids_param(d, parents),
+         dialect.ids_param(d, [row["id"] for row in rows]))))
+    for row in rows:
+        row["position"] = places[row["id"]]
 
 
 # --- writing ----------------------------------------------------------------------

@@ -54,12 +54,6 @@ async def get_full(conn: Conn, task_id: int, *, member: int | None = None,
     return None if row is None else hydration.finish(shape(row))
 
 
-async def get(conn: Conn, task_id: int) -> Row | None:
-    row = await conn.fetchone(f"SELECT {FIELDS}, {POSITION} FROM tasks t WHERE t.id = ?",
-                              (task_id,))
-    return None if row is None else shape(row)
-
-
 async def raw(conn: Conn, task_id: int) -> Row | None:
     """The stored row, rank included, for the writer deciding a move."""
     return await conn.fetchone(f"SELECT {FIELDS} FROM tasks t WHERE t.id = ?", (task_id,))
