@@ -36,6 +36,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -121,6 +122,13 @@ class Server:
                 time.sleep(0.05)
         raise RuntimeError(f"{self.name} did not start")
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process (all its threads) has used so far."""
+        assert self.process is not None
+        stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mib(self) -> float:
         assert self.process is not None
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
@@ -193,6 +201,8 @@ class Measured:
     headers: dict[str, str]
     check: bool
     seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # the server's CPU seconds per run
+    other: list[float] = field(default_factory=list)  # other processes' CPU (cores) per run
     rss_before: float = 0.0
     rss_peak: float = 0.0
 
@@ -202,6 +212,9 @@ class Measured:
 
     def mb_per_s(self, size: int, concurrency: int) -> float:
         return size * concurrency / statistics.median(self.seconds) / 1e6
+
+    def cpu_per_gb(self, size: int, concurrency: int) -> float:
+        return statistics.median(self.cpu) / (size * concurrency / 1e9)
 
     @property
     def growth(self) -> float:
@@ -222,6 +235,7 @@ class Measured:
         def one(index: int) -> None:
             answers[index] = upload_once(self.url, self.headers, size, seeds[index])[1]
 
+        cpu, mine, (busy, _) = self.server.cpu_seconds(), own_cpu(), cpu_busy()
         started = time.perf_counter()
         threads = [threading.Thread(target=one, args=(i,)) for i in range(concurrency)]
         for thread in threads:
@@ -229,6 +243,9 @@ class Measured:
         for thread in threads:
             thread.join()
         self.seconds.append(time.perf_counter() - started)
+        self.cpu.append(self.server.cpu_seconds() - cpu)
+        others = cpu_busy()[0] - busy - self.cpu[-1] - (own_cpu() - mine)
+        self.other.append(max(others, 0.0) / self.seconds[-1])
         if self.check:
             for answer, seed in zip(answers, seeds, strict=True):
                 (stored,) = answer
@@ -237,14 +254,35 @@ class Measured:
 
 
 def cpu_busy() -> tuple[float, float]:
-    """(busy, total) CPU time of the whole machine so far, from /proc/stat."""
-    fields = [float(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    """(busy, total) CPU seconds of the whole machine so far (all cores), from /proc/stat."""
+    fields = [float(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:9]]
     idle = fields[3] + fields[4]
-    return sum(fields) - idle, sum(fields)
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
 
 
-def measure(servers: list[Measured], size: int, runs: int, concurrency: int) -> float:
-    """Interleaved runs over `servers`; the machine's mean CPU use meanwhile (cores)."""
+def own_cpu() -> float:
+    """CPU seconds this process (the client) has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wait_for_quiet(max_wait: float, threshold: float = 0.2) -> float:
+    """Wait (up to `max_wait` s) until the machine's other processes use under
+    `threshold` of a core (the servers are idle between runs); what they used last."""
+    deadline = time.monotonic() + max_wait
+    while True:
+        busy, mine = cpu_busy()[0], own_cpu()
+        time.sleep(0.5)
+        other = (cpu_busy()[0] - busy - (own_cpu() - mine)) / 0.5
+        if other < threshold or time.monotonic() >= deadline:
+            return other
+
+
+def measure(servers: list[Measured], size: int, runs: int, concurrency: int,
+            quiet_wait: float = 0.0) -> float:
+    """Interleaved runs over `servers`; the machine's mean CPU use meanwhile (cores).
+    Before each round, wait up to `quiet_wait` s for other processes to go quiet."""
     for measured in servers:
         measured.warm_up()
     stop = threading.Event()
@@ -261,6 +299,8 @@ def measure(servers: list[Measured], size: int, runs: int, concurrency: int) -> 
     try:
         for run in range(runs):
             order = servers if run % 2 == 0 else servers[::-1]
+            if quiet_wait > 0:
+                wait_for_quiet(quiet_wait)
             for measured in order:
                 measured.run(run, size, concurrency)
     finally:
@@ -297,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-growth-mib", type=float, default=32.0)
     parser.add_argument("--no-check", action="store_true",
                         help="skip checking each stored file's SHA-256")
+    parser.add_argument("--quiet-wait", type=float, default=15,
+                        help="before each round, wait up to this many seconds for other "
+                             "processes to go quiet (default 15; 0: do not wait)")
     parser.add_argument("--strict", action="store_true",
                         help="exit 1 when Tasklette is under the target as well")
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -324,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
                          check=not args.no_check)
         ours = Measured(tasklette, url, {"authorization": f"Bearer {token}"},
                         check=not args.no_check)
-        cores = measure([base, proto, ours], size, args.runs, args.concurrency)
+        cores = measure([base, proto, ours], size, args.runs, args.concurrency,
+                        args.quiet_wait)
     finally:
         for server in (bare, prototype, tasklette):
             if server is not None:
@@ -336,22 +380,29 @@ def main(argv: list[str] | None = None) -> int:
     rates = {m.name: m.mb_per_s(size, args.concurrency) for m in measured}
     print(f"\n{args.concurrency} x {args.size_mb} MB per run, {args.runs} interleaved runs "
           f"(median), streamed multipart/form-data\n")
-    print(f"{'server':<12} {'MB/s':>8} {'runs (MB/s)':<26} {'RSS before':>11} "
-          f"{'RSS peak':>9} {'growth':>8}")
+    print(f"{'server':<12} {'MB/s':>8} {'runs (MB/s)':<26} {'CPU s/GB':>8} {'other':>6} "
+          f"{'RSS before':>11} {'RSS peak':>9} {'growth':>8}")
     for m in measured:
         each = " ".join(f"{size * args.concurrency / t / 1e6:.0f}" for t in m.seconds)
-        print(f"{m.name:<12} {rates[m.name]:>8.1f} {each:<26} {m.rss_before:>7.1f} MiB "
+        print(f"{m.name:<12} {rates[m.name]:>8.1f} {each:<26} "
+              f"{m.cpu_per_gb(size, args.concurrency):>8.2f} "
+              f"{statistics.median(m.other) * 100:>5.0f}% {m.rss_before:>7.1f} MiB "
               f"{m.rss_peak:>5.1f} MiB {m.growth:>4.1f} MiB")
     vs_bare = rates[ours.name] / rates[base.name]
     vs_proto = rates[ours.name] / rates[proto.name]
     per_run = [p / t for p, t in zip(proto.seconds, ours.seconds, strict=True)]
     print(f"\ntasklette / raw sink:  throughput {vs_bare:.2f}x")
     print(f"tasklette / prototype: throughput {vs_proto:.2f}x (per round: "
-          f"{', '.join(f'{r:.2f}' for r in per_run)}), peak RSS "
+          f"{', '.join(f'{r:.2f}' for r in per_run)}), server CPU per byte "
+          f"{ours.cpu_per_gb(size, 1) / proto.cpu_per_gb(size, 1):.2f}x, peak RSS "
           f"{ours.rss_peak / proto.rss_peak:.2f}x")
     print(f"machine: {cores:.2f} cores busy on average during the runs (of "
           f"{os.cpu_count()}), load average {' '.join(load_before)} -> "
           f"{' '.join(load_after)}")
+    loaded = max(statistics.median(m.other) for m in measured)
+    if loaded > 0.25:
+        print(f"WARNING: other processes used {loaded:.0%} of a core (median of a "
+              "server's runs): the figures are low and noisy; compare the ratios, or rerun")
     met = vs_proto >= TARGET
     print(f"target tasklette >= {TARGET:.0%} of the prototype: "
           f"{'MET' if met else 'NOT MET'} ({vs_proto:.0%})")
@@ -364,7 +415,8 @@ def main(argv: list[str] | None = None) -> int:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     (results / f"upload-{stamp}.json").write_text(json.dumps({
         "size_bytes": size, "runs": args.runs, "concurrency": args.concurrency,
-        "servers": [{"name": m.name, "seconds": m.seconds, "mb_per_s":
+        "servers": [{"name": m.name, "seconds": m.seconds, "cpu_seconds": m.cpu,
+                     "other_cores": m.other, "mb_per_s":
                      rates[m.name], "rss_before_mib": m.rss_before,
                      "rss_peak_mib": m.rss_peak} for m in measured],
         "ratio_to_raw_sink": vs_bare, "ratio_to_prototype": vs_proto,
