@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -103,3 +105,12 @@ def test_long_headers_after_a_body_in_the_same_chunk_are_refused(
     with pytest.raises(UploadRefused, match="headers"):
         asyncio.run(_read(tmp_path, body, cuts))
     assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+def test_the_parser_is_imported_with_the_first_upload_only() -> None:
+    """streaming-form-data brings smart_open and boto3 (37 MiB): not at start."""
+    code = ("import sys, tasklette.app, tasklette.api.attachments, tasklette.web.attachments;"
+            "print(sorted({'streaming_form_data', 'smart_open', 'boto3'} & set(sys.modules)))")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    assert shown == "[]"

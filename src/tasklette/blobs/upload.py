@@ -24,36 +24,13 @@ from streaming_form_data.parser import (  # type: ignore[import-untyped]
 )
 from streaming_form_data.targets import BaseTarget  # type: ignore[import-untyped]
 
+from tasklette.blobs.limits import UploadLimits, UploadRefused, malformed, too_large
 from tasklette.blobs.spool import Spool
 from tasklette.blobs.store import BlobStore
 
-WRITE_BATCH = 512 * 1024
 MAX_PART_HEADER_BYTES = 16 * 1024  # a part's headers; real ones take a few hundred
 FEED_SLICE = 8 * 1024
 MAX_FIELD_BYTES = 4096  # a text field (the CSRF token of the form without scripts)
-
-
-class UploadRefused(Exception):
-    """The upload breaks a rule; `status` is the HTTP status that says which."""
-
-    def __init__(self, status: int, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail = status, title, detail
-
-
-def too_large(detail: str) -> UploadRefused:
-    return UploadRefused(413, "Content too large", detail)
-
-
-def malformed(detail: str) -> UploadRefused:
-    return UploadRefused(400, "Bad request", detail)
-
-
-@dataclass(frozen=True)
-class UploadLimits:
-    max_file_bytes: int
-    max_request_bytes: int
-    max_parts: int
 
 
 @dataclass
