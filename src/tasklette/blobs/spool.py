@@ -12,9 +12,8 @@ event loop: the chunks go through a queue served by a thread of the spool's own
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import fcntl
+import functools
 import hashlib
 import os
 import sys
@@ -123,12 +122,15 @@ class Spool:
                 self.path.unlink()
 
 
+@functools.cache
 def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """libc's sync_file_range, looked up on first use (Linux only)."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-        function = libc.sync_file_range
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
     except (OSError, AttributeError):
         return None
     function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
@@ -136,7 +138,6 @@ def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
     return cast(Callable[[int, int, int, int], int], function)
 
 
-_SYNC_FILE_RANGE = _sync_file_range()
 SYNC_FILE_RANGE_WRITE = 2
 
 
@@ -144,8 +145,9 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
     """Have the kernel start writing `length` bytes of the file from `offset` to disk,
     without waiting for them (Linux's sync_file_range, as PostgreSQL does for its
     checkpoints); nothing elsewhere. Durability still comes from fsync alone."""
-    if _SYNC_FILE_RANGE is not None:
-        _SYNC_FILE_RANGE(fd, offset, length, SYNC_FILE_RANGE_WRITE)  # advice: no error
+    function = _sync_file_range()
+    if function is not None:
+        function(fd, offset, length, SYNC_FILE_RANGE_WRITE)  # advice: its errors are moot
 
 
 def _write_all(fd: int, chunks: list[bytes]) -> None:
