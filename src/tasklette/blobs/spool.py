@@ -27,7 +27,7 @@ import anyio.to_thread
 from tasklette.blobs.writer import ChunkQueue
 
 HEAD_BYTES = 4096  # kept in memory to sniff the content type
-QUEUE_BYTES = 256 * 1024  # queued for writing before `write` waits: an upload's memory
+QUEUE_BYTES = 128 * 1024  # queued for writing before `write` waits: an upload's memory
 IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
 WRITEBACK_BYTES = 8 * 1024 * 1024  # written before the disk is asked to start on them
 
