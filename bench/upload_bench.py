@@ -254,11 +254,13 @@ class Measured:
 
 
 def cpu_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far (all cores), from /proc/stat."""
-    fields = [float(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:9]]
-    idle = fields[3] + fields[4]
+    """(busy, total) CPU seconds of the whole machine so far (all cores), from /proc/stat;
+    time the hypervisor gave other machines (steal) is in neither."""
+    fields = [float(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:8]]
+    user, nice, system, idle, iowait, irq, softirq = (fields + [0.0] * 7)[:7]
     tick = os.sysconf("SC_CLK_TCK")
-    return (sum(fields) - idle) / tick, sum(fields) / tick
+    busy = user + nice + system + irq + softirq
+    return busy / tick, (busy + idle + iowait) / tick
 
 
 def own_cpu() -> float:
