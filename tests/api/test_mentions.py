@@ -79,3 +79,26 @@ def test_mentioning_a_non_member_is_refused_and_writes_nothing(
     assert [server.sql(f"SELECT COUNT(*) FROM {table}")[0][0]
             for table in ("tasks", "comments", "events", "jobs", "task_watchers")] == before
     assert _kinds(outsider) == []
+
+
+def test_editing_a_comment_notifies_whom_it_newly_mentions(
+        server: Server, owner: User, make_user: Any, project: dict[str, Any]) -> None:
+    pid = project["id"]
+    ana, ben = make_user("ana"), make_user("ben")
+    add_member(owner, pid, ana, "editor")
+    add_member(owner, pid, ben, "editor")
+    task = owner.client.post(f"/api/v1/projects/{pid}/tasks", json={"title": "t"}).json()
+    comment = owner.client.post(f"/api/v1/tasks/{task['id']}/comments",
+                                json={"body": f"@{ana.username} see"}).json()
+    eventually(lambda: _kinds(ana) == ["mentioned"])
+    edited = owner.client.patch(f"/api/v1/comments/{comment['id']}", json={
+        "body": f"@{ana.username} and @{ben.username} see"})
+    assert edited.status_code == 200, edited.text
+    eventually(lambda: _kinds(ben) == ["mentioned"])
+    refused = owner.client.patch(f"/api/v1/comments/{comment['id']}",
+                                 json={"body": "@not-a-member-here"})
+    assert refused.status_code == 422
+    _settled(server)
+    assert _kinds(ana) == ["mentioned"]
+    assert owner.client.get(f"/api/v1/tasks/{task['id']}/comments").json()[0]["body"] == (
+        f"@{ana.username} and @{ben.username} see")

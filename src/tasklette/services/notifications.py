@@ -127,7 +127,7 @@ class NotificationPage:
 
 
 def _cursor_id(cursor: str | None) -> int | None:
-    """A cursor is the id the page before it ended on, as this module wrote it."""
+    """A cursor is the event id the page before it ended on, as this module wrote it."""
     if cursor is None:
         return None
     if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18 or cursor[0] == "0":
@@ -142,11 +142,11 @@ async def list_mine(db: Database, actor: Actor, *, unread_only: bool = False,
     before = _cursor_id(cursor)
     async with db.reading() as conn:
         rows = await notifications.page(conn, actor.id, unread_only=unread_only,
-                                        before_id=before, limit=limit + 1)
+                                        before_event=before, limit=limit + 1)
         unread = await notifications.unread_count(conn, actor.id)
     more = len(rows) > limit
     rows = rows[:limit]
-    return NotificationPage(rows, str(rows[-1]["id"]) if more else None, unread)
+    return NotificationPage(rows, str(rows[-1]["event_id"]) if more else None, unread)
 
 
 async def unread_count(db: Database, actor: Actor) -> int:

@@ -45,19 +45,20 @@ def _decode(row: Row) -> Row:
     return row
 
 
-async def page(conn: Conn, user_id: int, *, unread_only: bool, before_id: int | None,
+async def page(conn: Conn, user_id: int, *, unread_only: bool, before_event: int | None,
                limit: int) -> list[Row]:
-    """The user's notifications, newest first, older than `before_id` when given."""
+    """The user's notifications, newest change first (by event: jobs that run side by
+    side may write them in another order), before the event `before_event` if given."""
     where = ["n.user_id = ?"]
     params: list[object] = [user_id]
     if unread_only:
         where.append("n.read_at IS NULL")
-    if before_id is not None:
-        where.append("n.id < ?")
-        params.append(before_id)
+    if before_event is not None:
+        where.append("n.event_id < ?")
+        params.append(before_event)
     rows = await conn.fetchall(
-        f"SELECT {FIELDS} {_FROM}WHERE {' AND '.join(where)} ORDER BY n.id DESC LIMIT ?",
-        (*params, limit))
+        f"SELECT {FIELDS} {_FROM}WHERE {' AND '.join(where)} ORDER BY n.event_id DESC "
+        "LIMIT ?", (*params, limit))
     return [_decode(row) for row in rows]
 
 

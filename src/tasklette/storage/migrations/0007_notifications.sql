@@ -34,7 +34,7 @@ CREATE TABLE notifications (
     read_at TEXT,
     UNIQUE (user_id, event_id)
 );
-CREATE INDEX notifications_user ON notifications(user_id, id);
-CREATE INDEX notifications_unread ON notifications(user_id, id) WHERE read_at IS NULL;
+-- A user's list, newest change first, is UNIQUE (user_id, event_id)'s index; unread:
+CREATE INDEX notifications_unread ON notifications(user_id, event_id) WHERE read_at IS NULL;
 CREATE INDEX notifications_task ON notifications(task_id);
 CREATE INDEX notifications_event ON notifications(event_id);
