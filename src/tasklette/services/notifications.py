@@ -28,8 +28,6 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 50
 EXCERPT_CHARS = 200
-# When one event concerns a user in several ways, the notification says the first.
-KINDS = ("assigned", "mentioned", "commented", "changed")
 
 
 # This process's followers of the table (`live.notices`), woken after a commit that
@@ -72,6 +70,8 @@ async def _fan_out(db: Database, payload: dict[str, Any]) -> None:
             return  # deleted since: nothing left to tell about
         if await notifications.any_for_event(tx, int(event["id"])):
             return  # this job ran before (its transaction committed)
+        # One notification per person: later kinds here win (assigned over mentioned
+        # over activity on a watched task).
         concerned: dict[int, str] = {}
         if payload.get("commented") or payload.get("changes"):
             activity = "commented" if payload.get("commented") else "changed"
