@@ -232,3 +232,23 @@ def _frames(stream: Stream, seconds: float = 0.5) -> list[Any]:
         if frame is None:
             return found
         found.append(frame)
+
+
+def test_a_change_nobody_else_watches_queues_no_job(
+        server: Server, owner: User, make_user: Any, project: dict[str, Any]) -> None:
+    pid = project["id"]
+    ana = make_user("ana")
+    add_member(owner, pid, ana, "editor")
+    task = _task(owner, pid)  # only its creator watches it
+    columns = owner.client.get(f"/api/v1/projects/{pid}/columns").json()
+    _settled(server)
+    before = server.sql("SELECT COUNT(*) FROM jobs")[0][0]
+    owner.client.post(f"/api/v1/tasks/{task['id']}/move", json={"column_id": columns[1]["id"]})
+    owner.client.post(f"/api/v1/tasks/{task['id']}/comments", json={"body": "note to self"})
+    assert server.sql("SELECT COUNT(*) FROM jobs")[0][0] == before
+    # Once Ana watches, the same changes queue one job each, and tell her.
+    ana.client.put(f"/api/v1/tasks/{task['id']}/watch")
+    owner.client.post(f"/api/v1/tasks/{task['id']}/move", json={"column_id": columns[0]["id"]})
+    owner.client.post(f"/api/v1/tasks/{task['id']}/comments", json={"body": "for Ana"})
+    assert server.sql("SELECT COUNT(*) FROM jobs")[0][0] == before + 2
+    eventually(lambda: [i["kind"] for i in _mine(ana)["items"]] == ["commented", "changed"])

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from tasklette.services import jobs, mentions, watching
 from tasklette.services.permissions import Actor
+from tasklette.storage import watchers
 from tasklette.storage.database import Row, Tx
 
 FAN_OUT = "notifications.fan_out"
@@ -36,8 +37,10 @@ async def changed(tx: Tx, actor: Actor, event: Row, *, assigned: Iterable[int] =
     watched = [name for name in WATCHED_CHANGES if name in set(changes)]
     await watching.watch_automatically(
         tx, task_id, assigned | mentioned | ({actor.id} if watch else set()))
-    if not (assigned - {actor.id} or mentioned - {actor.id} or watched or commented):
-        return
+    told = assigned - {actor.id} or mentioned - {actor.id}
+    if not told and not ((watched or commented) and await watchers.anyone_but(
+            tx, project_id, task_id, actor.id)):
+        return  # nobody to tell: no job
     await jobs.enqueue(tx, FAN_OUT, {
         "event_id": event["id"], "assigned": sorted(assigned), "mentioned": sorted(mentioned),
         "changes": watched, "commented": commented}, key=f"event:{event['id']}")

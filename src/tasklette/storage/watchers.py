@@ -65,6 +65,17 @@ async def of_task(conn: Conn, project_id: int, task_id: int) -> set[int]:
     return {int(user_id) for (user_id,) in rows}
 
 
+async def anyone_but(conn: Conn, project_id: int, task_id: int, user_id: int) -> bool:
+    """Whether anyone other than `user_id` watches the task (a cheap read, so that a
+    change nobody else follows queues no job)."""
+    return await conn.fetchone(
+        "SELECT 1 FROM task_watchers WHERE task_id = ? AND watching = 1 AND user_id <> ? "
+        "UNION ALL SELECT 1 FROM project_watchers p WHERE p.project_id = ? "
+        "AND p.user_id <> ? AND NOT EXISTS (SELECT 1 FROM task_watchers w "
+        "WHERE w.task_id = ? AND w.user_id = p.user_id AND w.watching = 0) LIMIT 1",
+        (task_id, user_id, project_id, user_id, task_id)) is not None
+
+
 async def forget_member(tx: Tx, project_id: int, user_id: int) -> None:
     """A member who leaves stops watching the project and its tasks."""
     await tx.execute("DELETE FROM project_watchers WHERE project_id = ? AND user_id = ?",
