@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from tests.conftest import Server, User, add_member, eventually
+from tests.web.test_task_pages import the_form
 
 
 def _task(user: User, pid: int, **fields: Any) -> dict[str, Any]:
@@ -112,3 +113,17 @@ def test_a_comment_mentioning_a_non_member_is_refused_readably(
     assert fine.status_code == 200
     eventually(lambda: [n["kind"] for n in ana.client.get(
         "/api/v1/me/notifications").json()["items"]] == ["mentioned"])
+
+
+def test_a_description_mentioning_a_non_member_is_refused_readably(
+        server: Server, owner: User, browse: Any, project: dict[str, Any]) -> None:
+    task = _task(owner, project["id"], title="Spec")
+    tab = browse(owner)
+    token = _csrf(tab.page(f"/tasks/{task['id']}").text)
+    refused = tab.htmx("POST", f"/tasks/{task['id']}", data={
+        **the_form(task, description="Ask @stranger-danger"), "csrf_token": token})
+    assert refused.status_code == 422
+    assert "@stranger-danger is not a member of this project" in refused.text
+    assert "Ask @stranger-danger</textarea>" in refused.text  # kept as typed
+    assert owner.client.get(f"/api/v1/tasks/{task['id']}").json()["version"] == \
+        task["version"]
