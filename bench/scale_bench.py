@@ -51,9 +51,13 @@ DEFAULT_CONFIGS = ("sqlite:1,postgresql:1,postgresql:2,postgresql:2:reuseport,"
 MODES = {"": "nodelay", "reuseport": "reuseport", "as-shipped": "none"}  # --worker-fix
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432"
 NOISY_OTHER_CPU = 25.0  # % of a core used by other processes: the row is marked "*"
+# PostgreSQL's cost per request over SQLite's, one worker each, same scenario and
+# connection count (issue 14): the target for these scenarios.
+PG_COST_TARGET = 1.5
+PG_COST_SCENARIOS = ("list", "get")
 ROWS = (("bare", "bare Starlette"), ("bare-1w", "bare Starlette, 1 worker"),
-        ("list", "list 100 tasks"), ("get", "get one task"), ("create", "create task"),
-        ("move", "move task"))
+        ("page", "same page, memory"), ("list", "list 100 tasks"), ("get", "get one task"),
+        ("create", "create task"), ("move", "move task"))
 
 
 @dataclass(frozen=True)
@@ -261,6 +265,40 @@ def comparison_rows(configs: list[Config], cells: dict[tuple[str, int, str], Any
     return rows
 
 
+def engine_rows(configs: list[Config], cells: dict[tuple[str, int, str], Any],
+                connections: list[int]) -> list[tuple[str, ...]]:
+    """PostgreSQL's time per request over SQLite's (1 worker each), with verdicts.
+
+    Time per request is 1000 / req/s: the server's time per request at that connection
+    count (wrk keeps every connection busy), so the ratio is SQLite's req/s over
+    PostgreSQL's in the same run. Empty unless both sqlite:1 and postgresql:1 ran.
+    """
+    sqlite = next((c for c in configs if c.engine == "sqlite" and c.workers == 1), None)
+    pg = next((c for c in configs if c.engine == "postgresql" and c.workers == 1), None)
+    if sqlite is None or pg is None:
+        return []
+    rows: list[tuple[str, ...]] = [("scenario", "conns", "SQLite ms/req", "PG ms/req",
+                                    "PG / SQLite", "target")]
+    for scenario, label in ROWS:
+        if scenario.startswith("bare") or scenario == "page":
+            continue
+        for conns in connections:
+            lite, post = cells.get((scenario, conns, sqlite.key)), cells.get(
+                (scenario, conns, pg.key))
+            if not lite or not post or not lite["rps"] or not post["rps"]:
+                continue
+            ratio = lite["rps"] / post["rps"]
+            verdict = "-"
+            if scenario in PG_COST_SCENARIOS:
+                verdict = (f"≤{PG_COST_TARGET:g}x "
+                           f"{'ok' if ratio <= PG_COST_TARGET else 'MISS'}")
+            noisy = "*" if max(lite["other_cpu_pct"] or 0,
+                               post["other_cpu_pct"] or 0) > NOISY_OTHER_CPU else ""
+            rows.append((label, str(conns), f"{1000 / lite['rps']:.3f}",
+                         f"{1000 / post['rps']:.3f}", f"{ratio:.2f}x{noisy}", verdict))
+    return rows if len(rows) > 1 else []
+
+
 def markdown(rows: list[tuple[str, ...]]) -> str:
     lines = ["| " + " | ".join(rows[0]) + " |",
              "| " + " | ".join(["---", *["---:"] * (len(rows[0]) - 1)]) + " |"]
@@ -269,8 +307,10 @@ def markdown(rows: list[tuple[str, ...]]) -> str:
 
 
 def legend(configs: list[Config]) -> str:
-    text = ("cells: req/s · p99 ms · req/s over bare Starlette's in the same run, served with "
-            "the same number of workers (\"bare Starlette\" rows: that baseline itself; "
+    text = ("cells: req/s · p99 ms · req/s over the scenario's baseline in the same run, "
+            "served with the same number of workers (bare Starlette; for list 100 tasks, "
+            "the same page served from memory by bare Starlette) (\"bare Starlette\" and "
+            "\"same page\" rows: those baselines themselves; "
             "\"bare Starlette, 1 worker\": measured in the multi-worker runs for reference). "
             f"* = other processes used > {NOISY_OTHER_CPU:.0f}% of a core during that "
             "measurement (low figure). 1→Nw: req/s with N workers over req/s with 1, same "
@@ -317,6 +357,14 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows, right=set(range(1, len(rows[0])))))
     print()
     print(legend(configs))
+    engines = engine_rows(configs, cells, connections)
+    if engines:
+        print()
+        print("PostgreSQL per request, as a ratio to SQLite in the same run (1 worker each):")
+        print(format_table(engines, right=set(range(1, len(engines[0]) - 1))))
+        print(f"ms/req = 1000 / req/s (the server's time per request at that connection "
+              f"count); target: PostgreSQL ≤ {PG_COST_TARGET:g}x SQLite on "
+              f"{' and '.join(PG_COST_SCENARIOS)}; * = measured under load.")
     for run in runs:
         config = next(c for c in configs if c.key == run["config"])
         others = [r["other_cpu_pct"] for r in run["results"]]
@@ -334,6 +382,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         print()
         print(markdown(rows))
+        if engines:
+            print()
+            print(markdown(engines))
 
     output = args.output or RESULTS / f"scale-{stamp}.json"
     output.write_text(json.dumps({
@@ -345,6 +396,8 @@ def main(argv: list[str] | None = None) -> int:
                      "reused_from": str(args.reuse) if args.reuse else None},
         "legend": legend(configs),
         "table": [dict(zip(rows[0], row, strict=True)) for row in rows[1:]],
+        "postgresql_vs_sqlite": [dict(zip(engines[0], row, strict=True))
+                                 for row in engines[1:]] if engines else [],
         "cells": [{"scenario": s, "connections": n, "config": k, **v}
                   for (s, n, k), v in sorted(cells.items())],
         "runs": [{k: v for k, v in run.items() if k not in ("results", "machine")}

@@ -7,4 +7,5 @@ from datetime import UTC, datetime
 
 def now_iso() -> str:
     """Return the current UTC time as `YYYY-MM-DDTHH:MM:SS.ffffffZ`."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat is twice as fast as strftime, and every write stamps a time or two.
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"

@@ -126,9 +126,12 @@ def test_upload_writes_its_event_and_shows_on_the_task(server: Server, owner: Us
                         "WHERE task_id = ? AND kind LIKE 'attachment.%'", (task["id"],))
     assert [(e["kind"], e["entity_type"], e["entity_id"]) for e in events] == [
         ("attachment.added", "attachment", created["id"])]
-    assert orjson.loads(events[0]["payload"]) == {
+    payload = orjson.loads(events[0]["payload"])
+    card = payload.pop("card")  # the task's board card as it is now: boards redraw it
+    assert payload == {
         "id": created["id"], "name": "q3.pdf", "size": 12, "content_type": "application/pdf",
         "sha256": sha256(b"%PDF-1.7 ..."), "task_title": "Report"}
+    assert (card["id"], card["attachment_count"]) == (task["id"], 1)
     assert owner.client.get(f"/api/v1/tasks/{task['id']}").json()["attachment_count"] == 1
     listed = owner.client.get(f"/api/v1/tasks/{task['id']}/attachments").json()
     assert [item["id"] for item in listed] == [created["id"]]

@@ -150,3 +150,22 @@ def test_opening_the_store_sweeps_stale_spools_but_not_live_ones(open_blobs: Ope
 ])
 def test_sniffing(head: bytes, expected: str) -> None:
     assert sniff(head) == expected
+
+
+def test_a_large_spool_is_written_whole_in_order(tmp_path: Path) -> None:
+    """Through the spool's queue and thread, with writeback started along the way."""
+    blocks = [os.urandom(64 * 1024) + bytes([i % 256]) for i in range(400)]  # 25 MiB
+
+    async def main() -> None:
+        store = await LocalBlobStore.open(tmp_path / "blobs")
+        spool = await store.open_spool()
+        for i in range(0, len(blocks), 3):
+            await spool.write(blocks[i:i + 3])
+        await spool.finish()
+        data = b"".join(blocks)
+        assert (spool.size, spool.sha256) == (len(data), hashlib.sha256(data).hexdigest())
+        assert spool.head == data[:4096]
+        assert spool.path.read_bytes() == data
+        await spool.discard()
+
+    asyncio.run(main())

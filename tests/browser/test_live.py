@@ -181,3 +181,113 @@ def test_the_list_view_and_the_activity_page_update_live(
     newest = ada.locator("#activity-entries [data-event-id]").first
     expect(newest).to_contain_text("Logged live", timeout=LIVE_MS)
     expect(newest).to_contain_text("Ben Okafor")
+
+
+def same_card_as_the_server_draws(page: Page, task_id: int) -> None:
+    """The card on the page (drawn by cards.js from an event) is the server's card."""
+    response = page.request.get(f"/tasks/{task_id}/card")
+    assert response.ok, response.text()
+    task = page.request.get(f"/api/v1/tasks/{task_id}").json()
+    drawn, served, text, text_of_card = page.evaluate("""([id, html, task]) => {
+        const card = document.getElementById('card-' + id).cloneNode(true);
+        card.classList.remove('live-changed');
+        const holder = document.createElement('template');
+        holder.innerHTML = html.trim();
+        const today = document.querySelector('[data-board]').dataset.today;
+        return [card.outerHTML, holder.content.firstElementChild.outerHTML,
+                window.tasklette.cards.text(task, today), card.textContent];
+    }""", [task_id, response.text(), task])
+    assert drawn == served
+    assert text == text_of_card  # what the filter reads of cards not drawn
+
+
+def test_a_card_changed_by_another_person_is_redrawn_from_the_event_without_a_request(
+        signed_in: Page, ben_page: Page) -> None:
+    ada = signed_in
+    project_id = create_project(ada, unique("Patched live"))
+    share(ada, project_id, "ben")
+    task_id = quick_add(ada, "To do", "Plan the trip")
+    in_progress = int(column(ada, "In progress").get_attribute("data-column-id") or 0)
+    label = api(ada, "POST", f"/api/v1/projects/{project_id}/labels",
+                {"name": "travel <b>", "color": "#3a7bd5"})
+    ada.reload()
+    expect(ada.locator("[data-live]")).to_have_attribute("data-state", "live")
+    requests: list[str] = []
+    ada.on("request", lambda r: requests.append(f"{r.method} {r.url}")
+           if "/events" not in r.url else None)
+    card = ada.locator(f"#card-{task_id}")
+
+    task = ben_page.request.get(f"/api/v1/tasks/{task_id}").json()
+    api(ben_page, "PATCH", f"/api/v1/tasks/{task_id}",
+        {"title": "Plan the <trip>", "priority": "urgent", "due_date": "2020-02-03",
+         "assignees": ["ada", "ben"], "version": task["version"]})
+    expect(card.locator(".card-title")).to_have_text("Plan the <trip>", timeout=LIVE_MS)
+    expect(card.locator(".priority")).to_have_text("urgent")
+    expect(card.locator(".badge.due.overdue")).to_have_text("3 Feb 2020")
+    expect(card.locator(".initials")).to_have_text(["AL", "BO"])
+
+    api(ben_page, "POST", f"/api/v1/tasks/{task_id}/comments", {"body": "Booked"})
+    expect(card.locator(".badge.comments")).to_have_text("1", timeout=LIVE_MS)
+    sub = api(ben_page, "POST", f"/api/v1/projects/{project_id}/tasks",
+              {"title": "Pack", "parent_task_id": task_id})
+    expect(card.locator(".badge.subtasks")).to_have_text("0/1", timeout=LIVE_MS)
+    api(ben_page, "PATCH", f"/api/v1/tasks/{sub['id']}",
+        {"completed": True, "version": sub["version"]})
+    expect(card.locator(".badge.subtasks")).to_have_text("1/1", timeout=LIVE_MS)
+    api(ben_page, "PUT", f"/api/v1/tasks/{task_id}/labels/{label['id']}", {})
+    expect(card.locator(".card-labels .label")).to_have_text("travel <b>", timeout=LIVE_MS)
+    api(ben_page, "POST", f"/api/v1/tasks/{task_id}/move",
+        {"column_id": in_progress, "position": 0})
+    expect(column(ada, "In progress").locator(f"#card-{task_id}")).to_have_count(
+        1, timeout=LIVE_MS)
+    expect(column(ada, "In progress").locator("[data-count]")).to_have_text("1")
+    ada.wait_for_timeout(300)  # a late fetch would show here
+    assert requests == [], f"the board asked the server: {requests}"
+    same_card_as_the_server_draws(ada, task_id)
+    save_screenshot(ada, "board-live-patched.png")
+
+
+def test_a_list_row_changed_by_another_person_is_redrawn_from_the_event_without_a_request(
+        signed_in: Page, ben_page: Page) -> None:
+    ada = signed_in
+    project_id = create_project(ada, unique("Patched list"))
+    share(ada, project_id, "ben")
+    task_id = quick_add(ada, "To do", "Plan the trip")
+    other = quick_add(ada, "To do", "Book the hotel")
+    label = api(ada, "POST", f"/api/v1/projects/{project_id}/labels",
+                {"name": "travel <b>", "color": "#3a7bd5"})
+    ada.goto(f"/projects/{project_id}/list")
+    expect(ada.locator("[data-live]")).to_have_attribute("data-state", "live")
+    requests: list[str] = []
+    ada.on("request", lambda r: requests.append(f"{r.method} {r.url}")
+           if "/events" not in r.url else None)
+    row = ada.locator(f"tr[data-task-id='{task_id}']")
+
+    task = ben_page.request.get(f"/api/v1/tasks/{task_id}").json()
+    api(ben_page, "PATCH", f"/api/v1/tasks/{task_id}",
+        {"title": "Plan the <trip>", "priority": "urgent", "due_date": "2020-02-03",
+         "assignees": ["ada", "ben"], "completed": True, "version": task["version"]})
+    expect(row.locator(".task-title")).to_have_text("Plan the <trip>", timeout=LIVE_MS)
+    expect(row.locator(".status")).to_have_text("✓ Done")
+    api(ben_page, "PUT", f"/api/v1/tasks/{task_id}/labels/{label['id']}", {})
+    expect(row.locator(".label")).to_have_text("travel <b>", timeout=LIVE_MS)
+    ada.wait_for_timeout(300)  # the list's fetch would come 250 ms after an event
+    assert requests == [], f"the list asked the server: {requests}"
+    # Drawn as the server draws it.
+    page = ada.request.get(f"/projects/{project_id}/list").text()
+    drawn, served = ada.evaluate("""([id, html]) => {
+        const squeeze = (text) => text.replace(/\\s+/g, ' ').replace(/> </g, '><').trim();
+        const served = new DOMParser().parseFromString(html, 'text/html')
+            .querySelector('tr[data-task-id="' + id + '"]');
+        return [squeeze(document.querySelector('tr[data-task-id="' + id + '"]').outerHTML),
+                squeeze(served.outerHTML)];
+    }""", [task_id, page])
+    assert drawn == served
+    # A change that moves a row along the page (here: to another column) fetches it.
+    done = ben_page.request.get(f"/api/v1/projects/{project_id}/columns").json()[-1]["id"]
+    expect(ada.locator("tr[data-task-id]").first).to_have_attribute("data-task-id",
+                                                                    str(task_id))
+    api(ben_page, "POST", f"/api/v1/tasks/{task_id}/move", {"column_id": done})
+    expect(ada.locator("tr[data-task-id]").first).to_have_attribute(
+        "data-task-id", str(other), timeout=LIVE_MS)
+    assert any("/list" in r for r in requests)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from typing import Any
 
@@ -318,3 +319,37 @@ def test_forms_need_the_csrf_token_when_the_browser_does_not_say_where_they_come
         sent = bare.post(f"/projects/{pid}/tasks", data={**data, "csrf_token": token.group(1)})
         assert sent.status_code == 303
     assert server.sql("SELECT title FROM tasks WHERE project_id = ?", (pid,))[0][0] == "Forged?"
+
+
+def test_a_long_column_draws_its_first_cards_and_sends_the_rest_as_safe_data(
+        browse: Any, owner: User, project: dict[str, Any]) -> None:
+    pid = project["id"]
+    todo = columns_of(owner, pid)[0]["id"]
+    label = make_label(owner, pid, "</script><b>x</b>", "#123456")
+    made = [make_task(owner, pid, title=f"Task {n}", column_id=todo) for n in range(43)]
+    hostile = make_task(owner, pid, title="</script><script>alert(1)</script><!--",
+                        column_id=todo, label_ids=[label["id"]], assignees=[owner.username])
+    made.append(hostile)
+    page = browse(owner).page(f"/projects/{pid}").text
+    column = column_html(page, todo)
+    drawn = [int(n) for n in re.findall(r'<article class="card[^"]*" id="card-(\d+)"', column)]
+    assert drawn == [task["id"] for task in made[:40]]  # the first 40, in board order
+    assert f'?column={todo}">4 more in the list view</a>' in column  # without JavaScript
+    match = re.search(r'<script type="application/json" id="board-data">(.*?)</script>', page,
+                      re.S)
+    assert match, "no board data"
+    assert "<" not in match.group(1)  # nothing in it can end the script block early
+    data = json.loads(match.group(1))
+    waiting = [dict(zip(data["fields"], card, strict=True))
+               for card in data["columns"][str(todo)]]
+    # The rest, in board order, with what their cards show, as the API has it.
+    assert [card["id"] for card in waiting] == [task["id"] for task in made[40:]]
+    api = owner.client.get(f"/api/v1/tasks/{hostile['id']}").json()
+    card = waiting[-1]
+    for name in ("title", "completed", "version", "column_id", "priority", "due_date",
+                 "comment_count", "attachment_count", "subtask_count", "subtasks_completed"):
+        assert card[name] == api[name], name
+    assert [data["labels"][str(i)] for i in card["labels"]] == [
+        {"name": label["name"], "color": label["color"]} for label in api["labels"]]
+    assert [data["people"][str(i)]["username"] for i in card["assignees"]] == [owner.username]
+    assert data["today"] == datetime.date.today().isoformat()

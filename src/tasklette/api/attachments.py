@@ -15,9 +15,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 
 from tasklette.api.http import JSON, Problem, problem_response
+from tasklette.blobs.limits import UploadLimits, UploadRefused
 from tasklette.blobs.sniff import is_inline_image
 from tasklette.blobs.store import BlobStore
-from tasklette.blobs.upload import MultipartUpload, UploadLimits, UploadRefused
 from tasklette.headers import declared_length
 from tasklette.numbers import int_or_none
 from tasklette.services import attachments
@@ -77,6 +77,9 @@ async def receive_files(request: Request, actor: Actor, task_id: int,
     # Who may upload first: a non-member learns nothing, whatever the request holds.
     await attachments.require_uploader(db, actor, task_id)
     _check_headers(request, limits)
+    # Imported with the first upload: the parser brings smart_open and boto3 (37 MiB).
+    from tasklette.blobs.upload import MultipartUpload
+
     try:
         upload = MultipartUpload(store, request.headers, limits)
     except UploadRefused as exc:

@@ -125,6 +125,13 @@ def if_match_version(request: Request) -> int | None:
 # --- authentication ---------------------------------------------------------------------
 
 
+def bears_token(request: Request) -> bool:
+    """Whether the request authenticates with a bearer token (not a browser session)."""
+    from tasklette.web.auth import bearer_token
+
+    return bearer_token(request.headers.get("authorization")) is not None
+
+
 async def authenticate(request: Request) -> Actor:
     """The user of the request's bearer token, or of its browser session; 401 otherwise.
 

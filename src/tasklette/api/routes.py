@@ -26,7 +26,7 @@ from tasklette.api import (
     watching,
 )
 from tasklette.api import notification_schemas as N
-from tasklette.api.http import JSON, authenticate, parse_body, parse_query
+from tasklette.api.http import JSON, authenticate, bears_token, parse_body, parse_query
 
 
 class IdConvertor(Convertor[int]):
@@ -62,12 +62,22 @@ class Endpoint:
     stream: bool = False  # answered with text/event-stream
     if_match: bool = False  # reads an If-Match header naming the task version
     raw_body: dict[str, Any] | None = None  # a body the view reads itself: its media types
+    snapshot: bool = False  # only reads: a token's request reads one snapshot throughout
 
     def handler(self) -> Callable[[Request], Awaitable[Response]]:
         """The ASGI request handler: authenticate, parse, call the view, render."""
         view, body_model, query_model, status = self.view, self.body, self.query, self.status
+        snapshot = self.snapshot
 
         async def endpoint(request: Request) -> Response:
+            if snapshot and bears_token(request):
+                # The token's check and the view's reads: one read transaction, on one
+                # connection. (A browser session may be written to as it is checked.)
+                async with request.app.state.db.reading():
+                    return await respond(request)
+            return await respond(request)
+
+        async def respond(request: Request) -> Response:
             actor = await authenticate(request)
             kwargs: dict[str, Any] = {}
             if query_model is not None:
@@ -139,11 +149,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 
     Endpoint("GET", P + "/tasks", tasks.list_tasks, "List tasks with filters, sort and "
              "cursor pagination", "tasks", query=S.TaskListQuery, response=S.TaskPage,
-             errors=(404,)),
+             errors=(404,), snapshot=True),
     Endpoint("POST", P + "/tasks", tasks.create_task, "Create a task or subtask", "tasks",
              body=S.TaskCreate, response=S.Task, status=201, errors=(403, 404)),
     Endpoint("GET", T, tasks.get_task, "Get a task with labels, assignees, subtasks and "
-             "comment count (ETag: its version)", "tasks", response=S.Task, errors=(404,)),
+             "comment count (ETag: its version)", "tasks", response=S.Task, errors=(404,),
+             snapshot=True),
     Endpoint("PATCH", T, tasks.update_task, "Change a task; name the version you read "
              "(If-Match or `version`)", "tasks", body=S.TaskUpdate, response=S.Task,
              errors=(403, 404, 409, 428), if_match=True),

@@ -11,7 +11,8 @@ from tasklette.api.http import JSON, if_match_version
 from tasklette.services import activity, comments, tasks
 from tasklette.services.errors import Invalid
 from tasklette.services.permissions import Actor
-from tasklette.storage.tasks import PRIORITIES, TaskFilter
+from tasklette.storage.task_lists import TaskFilter
+from tasklette.storage.tasks import PRIORITIES
 
 
 def _db(request: Request) -> Any:

@@ -1,15 +1,16 @@
 """Reading a multipart/form-data body as it arrives, each file part into a spool.
 
 The body is fed chunk by chunk to streaming-form-data's parser (C, on the event
-loop: microseconds per chunk). Its callbacks only collect each part's bytes; the
-bytes are then written and hashed in a worker thread, a batch at a time, so the
-memory an upload holds is one batch, whatever the size of its files. Limits are
-enforced while reading: the first byte over a limit ends the upload.
+loop: microseconds per chunk). Its callbacks only collect each part's bytes; after
+each chunk they are queued to the part's spool, which hashes and writes them in a
+thread of its own while the next chunks are read. The memory an upload holds is
+what its spools may queue (`spool.QUEUE_BYTES`) and one chunk, whatever the size of
+its files. Limits are enforced while reading: the first byte over a limit ends the
+upload.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
@@ -23,36 +24,13 @@ from streaming_form_data.parser import (  # type: ignore[import-untyped]
 )
 from streaming_form_data.targets import BaseTarget  # type: ignore[import-untyped]
 
+from tasklette.blobs.limits import UploadLimits, UploadRefused, malformed, too_large
 from tasklette.blobs.spool import Spool
 from tasklette.blobs.store import BlobStore
 
-WRITE_BATCH = 512 * 1024  # bytes of a part collected before they go to its file
 MAX_PART_HEADER_BYTES = 16 * 1024  # a part's headers; real ones take a few hundred
 FEED_SLICE = 8 * 1024
 MAX_FIELD_BYTES = 4096  # a text field (the CSRF token of the form without scripts)
-
-
-class UploadRefused(Exception):
-    """The upload breaks a rule; `status` is the HTTP status that says which."""
-
-    def __init__(self, status: int, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail = status, title, detail
-
-
-def too_large(detail: str) -> UploadRefused:
-    return UploadRefused(413, "Content too large", detail)
-
-
-def malformed(detail: str) -> UploadRefused:
-    return UploadRefused(400, "Bad request", detail)
-
-
-@dataclass(frozen=True)
-class UploadLimits:
-    max_file_bytes: int
-    max_request_bytes: int
-    max_parts: int
 
 
 @dataclass
@@ -63,18 +41,9 @@ class Part:
     filename: str | None
     spool: Spool | None = None
     size: int = 0
-    pending: list[bytes] = field(default_factory=list)
-    pending_bytes: int = 0
+    pending: list[bytes] = field(default_factory=list)  # not yet queued to the spool
     finished: bool = False  # the parser saw its end
-    stored: bool = False  # ... and every byte is in its spool, fsynced and hashed
-    writing: asyncio.Task[None] | None = None  # the batch being written
     value: bytearray = field(default_factory=bytearray)
-
-    async def settle(self) -> None:
-        """Wait for the batch being written (so that batches land in order)."""
-        if self.writing is not None:
-            task, self.writing = self.writing, None
-            await task
 
     @property
     def is_file(self) -> bool:
@@ -107,6 +76,7 @@ class _Collector(BaseTarget):  # type: ignore[misc]
 
     def on_finish(self) -> None:
         self.upload.progress = 0
+        self.upload.in_body = False
         if self.upload.parts:
             self.upload.parts[-1].finished = True
 
@@ -126,6 +96,7 @@ class MultipartUpload:
         self.next_name = ""
         self.next_filename: str | None = None
         self.progress = 0  # bytes fed since the parser last reported a part's progress
+        self.in_body = False  # the parser is inside a part's body (it gave some of it)
         header = {"content-type": headers.get("content-type", "")}
         try:
             boundary = parse_content_boundary(header)
@@ -134,6 +105,7 @@ class MultipartUpload:
             raise malformed("the multipart/form-data Content-Type has no boundary") from None
         self._parser.register("", _Collector(self), matches=self._match)
         self._boundary_end = b"--" + boundary + b"--"
+        self._delimiter = b"\r\n--" + boundary  # what ends a part's body
         self._tail = b""
 
     async def __aenter__(self) -> MultipartUpload:
@@ -141,10 +113,10 @@ class MultipartUpload:
 
     async def __aexit__(self, *exc_info: Any) -> None:
         for part in self.parts:
-            with contextlib.suppress(Exception):
-                await part.settle()  # a write in a thread cannot be stopped: let it end
             if part.spool is not None:
-                await part.spool.discard()
+                # A write under way in the spool's thread ends first; the rest is dropped.
+                with contextlib.suppress(Exception):
+                    await part.spool.discard()
 
     def _match(self, _registered: str, name: str) -> bool:
         self.next_name = name  # the parser tells targets the filename, not the field name
@@ -154,6 +126,7 @@ class MultipartUpload:
 
     def start_part(self) -> None:
         self.progress = 0
+        self.in_body = False  # its other headers may follow
         if len(self.parts) >= self.limits.max_parts:
             raise malformed(f"the request has more than {self.limits.max_parts} parts")
         self.parts.append(Part(self.next_name, self.next_filename))
@@ -161,6 +134,7 @@ class MultipartUpload:
 
     def part_data(self, chunk: bytes) -> None:
         self.progress = 0
+        self.in_body = True
         part = self.parts[-1]
         part.size += len(chunk)
         if not part.is_file:
@@ -174,7 +148,6 @@ class MultipartUpload:
             raise too_large(f"the file {shown!r} is over the limit of "
                             f"{self.limits.max_file_bytes} bytes per file")
         part.pending.append(chunk)
-        part.pending_bytes += len(chunk)
 
     # --- reading ---------------------------------------------------------------------
 
@@ -188,25 +161,39 @@ class MultipartUpload:
             if received > self.limits.max_request_bytes:
                 raise too_large(f"the request body is over the limit of "
                                 f"{self.limits.max_request_bytes} bytes")
+            seam = self._tail[-len(self._delimiter) + 1:] + chunk[:len(self._delimiter) - 1]
             self._tail = (self._tail + chunk[-256:])[-256:]
-            # Fed a slice at a time, so that headers that never end are caught early:
-            # within a part's body, the parser reports progress every kilobyte or so.
-            for start in range(0, len(chunk), FEED_SLICE):
-                piece = chunk[start:start + FEED_SLICE]
-                self.progress += len(piece)
-                self._feed(piece)
-                if self.progress > MAX_PART_HEADER_BYTES:
-                    raise malformed(f"a part's headers are over {MAX_PART_HEADER_BYTES} "
-                                    "bytes, or a part has no Content-Disposition")
-            await self._write(final=False)
+            if self.in_body and self._delimiter not in chunk and self._delimiter not in seam:
+                # Nothing but body bytes: the parser takes the chunk whole and hands it
+                # on whole (no copies of small slices, one write of it).
+                self._feed(chunk)
+            else:
+                self._feed_slices(chunk)
+            await self._write()
         if not self._tail.rstrip().endswith(self._boundary_end) or (
                 self.parts and not self.parts[-1].finished):
             raise malformed("the multipart body ended before its closing boundary")
-        await self._write(final=True)
+        for part in self.parts:
+            if part.is_file:
+                if part.spool is None:  # an empty file
+                    part.spool = await self.store.open_spool()
+                await part.spool.finish()
         files = [part for part in self.parts if part.is_file]
         fields = {part.name: part.value.decode("utf-8", "replace")
                   for part in self.parts if not part.is_file}
         return Form(files, fields)
+
+    def _feed_slices(self, chunk: bytes) -> None:
+        """Feed a chunk that holds part headers a slice at a time, so that headers that
+        never end are caught early: within a part's body, the parser reports progress
+        every kilobyte or so."""
+        for start in range(0, len(chunk), FEED_SLICE):
+            piece = chunk[start:start + FEED_SLICE]
+            self.progress += len(piece)
+            self._feed(piece)
+            if self.progress > MAX_PART_HEADER_BYTES:
+                raise malformed(f"a part's headers are over {MAX_PART_HEADER_BYTES} "
+                                "bytes, or a part has no Content-Disposition")
 
     def _feed(self, chunk: bytes) -> None:
         try:
@@ -217,24 +204,11 @@ class MultipartUpload:
             # UnicodeDecodeError: part headers that are not UTF-8.
             raise malformed(f"the multipart/form-data body is malformed ({exc})") from None
 
-    async def _write(self, *, final: bool) -> None:
-        """Move collected bytes into the parts' spools; finish the parts that ended.
-
-        A batch is written in a worker thread while the next one is read: one batch in
-        flight and one being collected, per file, is all the memory an upload takes.
-        """
+    async def _write(self) -> None:
+        """Queue each file part's collected bytes to its spool (opened on the first)."""
         for part in self.parts:
-            if not part.is_file or part.stored:
-                continue
-            if part.pending_bytes < WRITE_BATCH and not part.finished and not final:
-                continue
-            if part.spool is None:
-                part.spool = await self.store.open_spool()
-            await part.settle()
-            batch, part.pending, part.pending_bytes = part.pending, [], 0
-            if part.finished:
+            if part.pending:
+                if part.spool is None:
+                    part.spool = await self.store.open_spool()
+                batch, part.pending = part.pending, []
                 await part.spool.write(batch)
-                await part.spool.finish()
-                part.stored = True
-            else:
-                part.writing = asyncio.create_task(part.spool.write(batch))

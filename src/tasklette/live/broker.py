@@ -176,13 +176,14 @@ class Broker:
         if event["id"] <= self._last_id.get(project_id, 0):
             return
         self._last_id[project_id] = event["id"]
-        frame = encode_event(event)
         event_id = event["id"]
-        for subscriber in list(self._projects.get(project_id, ())):
-            subscriber.push(event_id, frame)
-        concerned = recipients(event["actor_id"], event["kind"], event["payload"])
-        for user_id in concerned:
-            for subscriber in list(self._users.get(user_id, ())):
+        targets = list(self._projects.get(project_id, ()))
+        if self._users:
+            for user_id in recipients(event["actor_id"], event["kind"], event["payload"]):
+                targets.extend(self._users.get(user_id, ()))
+        if targets:  # encoded once, and only when someone listens
+            frame = encode_event(event)
+            for subscriber in targets:
                 subscriber.push(event_id, frame)
         self._apply_membership(event, project_id)
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import orjson
 
 from tasklette.live.broker import Broker
@@ -26,6 +25,9 @@ from tasklette.services import notifications as service
 from tasklette.storage import notifications
 from tasklette.storage.database import Database
 from tasklette.storage.sqlite import SQLiteDatabase
+
+if TYPE_CHECKING:
+    import asyncpg
 
 log = logging.getLogger("tasklette.live")
 BATCH = 1000
@@ -55,15 +57,23 @@ class NoticeFollower:
         async with self._db.reading() as conn:
             self._cursor = await notifications.latest_id(conn)
         if self._url:
-            with contextlib.suppress(OSError, asyncpg.PostgresError):
-                await self._listen()
+            await self._try_listening()
         service.add_waker(self._woken)
         self._task = asyncio.create_task(self._follow(), name="tasklette-notices")
 
     async def _listen(self) -> None:
+        import asyncpg  # PostgreSQL only: a SQLite server never loads the driver
+
         conn = await asyncpg.connect(self._url)
         await conn.add_listener(notifications.NOTIFY_CHANNEL, self._on_notify)
         self._listener = conn
+
+    async def _try_listening(self) -> None:
+        """LISTEN if the server answers; if not, the slow poll covers until it does."""
+        import asyncpg
+
+        with contextlib.suppress(OSError, asyncpg.PostgresError):
+            await self._listen()
 
     def _on_notify(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         self._wake.set()
@@ -96,8 +106,7 @@ class NoticeFollower:
                     waited = 0.0
                     await self._catch_up()
                     if self._url and (self._listener is None or self._listener.is_closed()):
-                        with contextlib.suppress(OSError, asyncpg.PostgresError):
-                            await self._listen()
+                        await self._try_listening()
             except Exception:
                 log.exception("reading new notifications failed; retrying")
                 await asyncio.sleep(1)

@@ -23,6 +23,7 @@ from tasklette.services import blob_garbage as blob_garbage_service
 from tasklette.services import permissions
 from tasklette.services.errors import Busy, NotFound
 from tasklette.services.permissions import Actor
+from tasklette.services.tasks import card_of
 from tasklette.storage import attachments, blob_garbage, events, tasks
 from tasklette.storage.database import Database, Row, retried
 
@@ -132,8 +133,9 @@ async def _add(db: Database, store: BlobStore, actor: Actor, task_id: int,
             row = await attachments.get(tx, attachment_id)
             assert row is not None
             await events.append(tx, task["project_id"], actor.id, "attachment.added",
-                                "attachment", attachment_id, _summary(row, task["title"]),
-                                task_id=task_id)
+                                "attachment", attachment_id,
+                                {**_summary(row, task["title"]),
+                                 "card": await card_of(tx, task_id)}, task_id=task_id)
             created.append(row)
     return created
 
@@ -179,7 +181,9 @@ async def delete(db: Database, actor: Actor, attachment_id: int) -> Row:
         await blob_garbage_service.note_deleted(tx, [found["sha256"]])
         await events.append(tx, found["project_id"], actor.id, "attachment.deleted",
                             "attachment", attachment_id,
-                            _summary(found, found["task_title"]), task_id=found["task_id"])
+                            {**_summary(found, found["task_title"]),
+                             "card": await card_of(tx, found["task_id"])},
+                            task_id=found["task_id"])
     return found
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tasklette.services import permissions
 from tasklette.services.errors import Conflict, Invalid, NotFound
 from tasklette.services.permissions import Actor
-from tasklette.storage import columns, events, projects, tasks
+from tasklette.storage import columns, events, projects, task_order
 from tasklette.storage.database import Database, Row, Tx, retried
 
 MAX_COLUMNS = 100
@@ -85,7 +85,7 @@ async def delete(db: Database, actor: Actor, column_id: int, move_to: int | None
             if move_to == column_id or not await columns.in_project(tx, project_id, move_to):
                 raise Invalid("move_to must be another column of the same project",
                               field="move_to")
-            moved = await tasks.move_column_tasks(tx, column_id, move_to)
+            moved = await task_order.move_column_tasks(tx, column_id, move_to)
         elif column["task_count"]:
             raise Conflict(f"the column still holds {column['task_count']} tasks: delete them "
                            "or name a column to move them to (move_to)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from tasklette.services import notifying, permissions
 from tasklette.services.errors import Forbidden, NotFound
 from tasklette.services.permissions import Actor
+from tasklette.services.tasks import card_of
 from tasklette.storage import comments, events, tasks
 from tasklette.storage.database import Database, Row, Tx, retried
 
@@ -29,7 +30,8 @@ async def create(db: Database, actor: Actor, task_id: int, body: str) -> Row:
         event = await events.append(
             tx, task["project_id"], actor.id, "comment.created", "comment", comment_id,
             {"comment": comment, "task_title": task["title"],
-             "assignee_ids": await tasks.assignee_ids(tx, task_id)}, task_id=task_id)
+             "assignee_ids": await tasks.assignee_ids(tx, task_id),
+             "card": await card_of(tx, task_id)}, task_id=task_id)
         await notifying.changed(tx, actor, event, text_after=body, text_field="body",
                                 commented=True, watch=True)
     return comment
@@ -67,5 +69,6 @@ async def delete(db: Database, actor: Actor, comment_id: int) -> None:
             raise Forbidden("only its author or a project owner can delete a comment")
         await comments.delete(tx, comment_id)
         await events.append(tx, found["project_id"], actor.id, "comment.deleted", "comment",
-                            comment_id, {"comment_id": comment_id, "task_id": found["task_id"]},
+                            comment_id, {"comment_id": comment_id, "task_id": found["task_id"],
+                                         "card": await card_of(tx, found["task_id"])},
                             task_id=found["task_id"])

@@ -7,7 +7,7 @@ from typing import Any
 
 from tasklette.services import permissions, query_syntax
 from tasklette.services.permissions import Actor
-from tasklette.storage import projects, tasks, users
+from tasklette.storage import projects, task_hydration, users
 from tasklette.storage import search as store
 from tasklette.storage.database import Conn, Database, Row
 from tasklette.storage.tasks import PRIORITIES
@@ -100,7 +100,7 @@ async def search(db: Database, actor: Actor, text: str, project_id: int | None =
         ids = ids[:limit]
         marks = await store.marked(conn, flt.terms, ids)
         rows = await store.task_rows(conn, ids)
-        await tasks.hydrate(conn, rows)
+        await task_hydration.hydrate(conn, rows)
     items = []
     for row in rows:
         found = marks.get(row["id"])

@@ -17,11 +17,16 @@ from tasklette.storage import (
     labels,
     members,
     projects,
+    task_lists,
+    task_order,
+    task_writes,
     tasks,
     users,
 )
 from tasklette.storage.database import Conn, Database, Row, Tx, retried
-from tasklette.storage.tasks import PRIORITIES, Scope, TaskFilter
+from tasklette.storage.task_lists import TaskFilter
+from tasklette.storage.task_order import Scope
+from tasklette.storage.tasks import PRIORITIES
 
 MAX_SUBTASK_DEPTH = 5
 
@@ -44,10 +49,15 @@ class TaskFields:
 
 
 async def _full(conn: Conn, task_id: int, *, with_subtasks: bool = True) -> Row:
-    task = await tasks.get(conn, task_id)
+    task = await tasks.get_full(conn, task_id, with_subtasks=with_subtasks)
     assert task is not None
-    (task,) = await tasks.hydrate(conn, [task], with_subtasks=with_subtasks)
     return task
+
+
+async def card_of(conn: Conn, task_id: int) -> Row:
+    """The task as its board card shows it now: what an event that changes a card's
+    counts (a comment, a file, a subtask) carries as `card`, so boards need not fetch it."""
+    return await _full(conn, task_id, with_subtasks=False)
 
 
 async def _editable(tx: Tx, actor: Actor, task_id: int,
@@ -136,17 +146,20 @@ async def create(db: Database, actor: Actor, project_id: int, fields: TaskFields
         assignee_ids = await _assignee_ids(tx, project_id, fields.assignees or [])
         values = _scalar_changes(fields)
         values.setdefault("completed", 0)
-        task_id = await tasks.insert(tx, {
+        task_id = await task_writes.insert(tx, {
             **values, "project_id": project_id, "column_id": scope.column_id,
             "parent_task_id": scope.parent_task_id, "created_by": actor.id,
-            "rank": await tasks.rank_at(tx, scope, position)})
+            "rank": await task_order.rank_at(tx, scope, position)})
         if fields.label_ids:
-            await tasks.set_labels(tx, task_id, fields.label_ids)
+            await task_writes.set_labels(tx, task_id, fields.label_ids)
         if assignee_ids:
-            await tasks.set_assignees(tx, task_id, assignee_ids)
+            await task_writes.set_assignees(tx, task_id, assignee_ids)
         task = await _full(tx, task_id)
+        payload: dict[str, Any] = {"task": task}
+        if parent_task_id is not None:
+            payload["card"] = await card_of(tx, parent_task_id)
         event = await events.append(tx, project_id, actor.id, "task.created", "task", task_id,
-                                    {"task": task}, task_id=task_id)
+                                    payload, task_id=task_id)
         await notifying.changed(tx, actor, event, assigned=assignee_ids,
                                 text_after=values.get("description"), watch=True)
     return task
@@ -155,11 +168,10 @@ async def create(db: Database, actor: Actor, project_id: int, fields: TaskFields
 async def get(db: Database, actor: Actor, task_id: int) -> Row:
     """The task with labels, assignees, subtasks and comment count."""
     async with db.reading() as conn:
-        task = await tasks.get_for_member(conn, task_id, actor.id)
+        task = await tasks.get_full(conn, task_id, member=actor.id)
         if task is None:
             raise NotFound("task not found")
         task.pop("role")
-        (task,) = await tasks.hydrate(conn, [task], with_subtasks=True)
     return task
 
 
@@ -192,10 +204,10 @@ async def update(db: Database, actor: Actor, task_id: int, fields: TaskFields,
             if not await columns.in_project(tx, project_id, fields.column_id):
                 raise Invalid("no such column in this project", field="column_id")
             changes["column_id"] = fields.column_id
-            changes["rank"] = await tasks.rank_at(tx, Scope(column_id=fields.column_id), None)
+            changes["rank"] = await task_order.rank_at(tx, Scope(column_id=fields.column_id), None)
         if fields.label_ids is not None:
             await _check_labels(tx, project_id, fields.label_ids)
-            await tasks.set_labels(tx, task_id, fields.label_ids)
+            await task_writes.set_labels(tx, task_id, fields.label_ids)
         unassigned: set[int] = set()
         newly_assigned: set[int] = set()
         if fields.assignees is not None:
@@ -203,8 +215,8 @@ async def update(db: Database, actor: Actor, task_id: int, fields: TaskFields,
             after = await _assignee_ids(tx, project_id, fields.assignees)
             unassigned = before - set(after)
             newly_assigned = set(after) - before
-            await tasks.set_assignees(tx, task_id, after)
-        await tasks.update(tx, task_id, changes, actor.id)
+            await task_writes.set_assignees(tx, task_id, after)
+        await task_writes.update(tx, task_id, changes, actor.id)
         task = await _full(tx, task_id)
         changed = sorted({*changes, *(
             name for name in ("label_ids", "assignees") if getattr(fields, name) is not None)}
@@ -212,6 +224,8 @@ async def update(db: Database, actor: Actor, task_id: int, fields: TaskFields,
         payload: dict[str, Any] = {"task": task, "changes": changed}
         if unassigned:
             payload["unassigned_ids"] = sorted(unassigned)  # they are told, too
+        if current["parent_task_id"] is not None:
+            payload["card"] = await card_of(tx, current["parent_task_id"])
         event = await events.append(tx, project_id, actor.id, "task.updated", "task", task_id,
                                     payload, task_id=task_id)
         described = "description" in changes
@@ -241,8 +255,9 @@ async def move(db: Database, actor: Actor, task_id: int, column_id: int | None,
             if not await columns.in_project(tx, project_id, target):
                 raise Invalid("no such column in this project", field="column_id")
             scope = Scope(column_id=target)
-        rank = await tasks.rank_at(tx, scope, position, exclude_id=task_id)
-        await tasks.update(tx, task_id, {"column_id": scope.column_id, "rank": rank}, actor.id)
+        rank = await task_order.rank_at(tx, scope, position, exclude_id=task_id)
+        await task_writes.update(tx, task_id, {"column_id": scope.column_id, "rank": rank},
+                                 actor.id)
         task = await _full(tx, task_id, with_subtasks=False)
         event = await events.append(
             tx, project_id, actor.id, "task.moved", "task", task_id,
@@ -264,12 +279,14 @@ async def delete(db: Database, actor: Actor, task_id: int,
                            f"{current['version']}); reload it before deleting",
                            current=await _full(tx, task_id))
         await blob_garbage.note_deleted(tx, await attachments.digests_of_task_tree(tx, task_id))
-        await tasks.delete(tx, task_id)
+        await task_writes.delete(tx, task_id)
+        payload: dict[str, Any] = {"task_id": task_id, "title": current["title"],
+                                   "column_id": current["column_id"],
+                                   "parent_task_id": current["parent_task_id"]}
+        if current["parent_task_id"] is not None:
+            payload["card"] = await card_of(tx, current["parent_task_id"])
         await events.append(tx, current["project_id"], actor.id, "task.deleted", "task",
-                            task_id, {"task_id": task_id, "title": current["title"],
-                                      "column_id": current["column_id"],
-                                      "parent_task_id": current["parent_task_id"]},
-                            task_id=task_id)
+                            task_id, payload, task_id=task_id)
 
 
 @retried
@@ -283,7 +300,7 @@ async def set_label(db: Database, actor: Actor, task_id: int, label_id: int,
             raise NotFound("label not found in this task's project")
         changed = await (labels.attach if attached else labels.detach)(tx, task_id, label_id)
         if changed:
-            await tasks.touch(tx, task_id, actor.id)
+            await task_writes.touch(tx, task_id, actor.id)
         task = await _full(tx, task_id)
         if changed:
             await events.append(
@@ -317,9 +334,9 @@ async def list_page(db: Database, actor: Actor, project_id: int,
                 return [], None
             flt.assignee_id = user["id"]
         try:
-            return await tasks.list_page(conn, project_id, flt, query.sort, query.descending,
+            return await task_lists.list_page(conn, project_id, flt, query.sort, query.descending,
                                          query.cursor, query.limit)
-        except tasks.CursorError as exc:
+        except task_lists.CursorError as exc:
             raise Invalid(str(exc), field="cursor") from None
 
 
@@ -330,10 +347,10 @@ async def board(db: Database, actor: Actor, project_id: int) -> tuple[Row, list[
         if project is None:
             raise NotFound("project not found")
         return (project, await columns.list_for_project(conn, project_id),
-                await tasks.for_board(conn, project_id))
+                await task_lists.for_board(conn, project_id))
 
 
 async def assigned_to_me(db: Database, actor: Actor, include_completed: bool = False
                          ) -> list[Row]:
     async with db.reading() as conn:
-        return await tasks.assigned_to(conn, actor.id, include_completed)
+        return await task_lists.assigned_to(conn, actor.id, include_completed)

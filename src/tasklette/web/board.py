@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import datetime
 import functools
+import operator
 from typing import Annotated, Any
 
+import orjson
+from markupsafe import Markup
 from pydantic import BaseModel, BeforeValidator
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,6 +26,9 @@ from tasklette.services.sessions import Session
 from tasklette.web.auth import require_session
 from tasklette.web.pages import Form, read_form, redirect, render, templates
 
+# Cards of a column drawn in the page; the rest travel as data (`board_data`) that
+# board.js draws as the column is scrolled, filtered or changed live.
+FIRST_CARDS = 40
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -75,6 +81,60 @@ def card_view(task: dict[str, Any], today: str, macros: Any = None) -> dict[str,
     return task
 
 
+# What cards.js needs to draw a card: the task's fields the card shows, then its labels'
+# and assignees' ids. Each card travels as a list of these, in this order.
+CARD_FIELDS = ("id", "title", "completed", "version", "column_id", "priority", "due_date",
+               "comment_count", "attachment_count", "subtask_count", "subtasks_completed",
+               "labels", "assignees")
+_VALUES = operator.itemgetter(*CARD_FIELDS[:-2])
+
+
+def board_data(later: dict[int, list[dict[str, Any]]], today: str) -> Markup:
+    """The cards not drawn in the page, as JSON safe inside a <script> data block.
+
+    Labels and people are listed once and named by id from the cards."""
+    labels: dict[int, dict[str, Any]] = {}
+    people: dict[int, dict[str, Any]] = {}
+    columns: dict[int, list[list[Any]]] = {}
+    for column_id, rows in later.items():
+        cards = columns[column_id] = []
+        for task in rows:
+            card = list(_VALUES(task))
+            card.append([label["id"] for label in task["labels"]])
+            card.append([person["id"] for person in task["assignees"]])
+            for label in task["labels"]:
+                if label["id"] not in labels:
+                    labels[label["id"]] = {"name": label["name"], "color": label["color"]}
+            for person in task["assignees"]:
+                if person["id"] not in people:
+                    people[person["id"]] = {"username": person["username"],
+                                            "display_name": person["display_name"]}
+            cards.append(card)
+    data = orjson.dumps({"today": today, "fields": CARD_FIELDS, "labels": labels,
+                         "people": people, "columns": columns},
+                        option=orjson.OPT_NON_STR_KEYS)
+    # As Jinja's `tojson` does: no `</script>` or `<!--` can close the block early.
+    return Markup(data.replace(b"<", b"\\u003c").replace(b">", b"\\u003e")
+                  .replace(b"&", b"\\u0026").replace(b"'", b"\\u0027").decode())
+
+
+def cards_context(cols: list[dict[str, Any]], rows: list[dict[str, Any]], today: str
+                  ) -> dict[str, Any]:
+    """What board.html needs of the cards: the first of each column to draw (`cards`),
+    how many more each has (`later`) and those as data (`board_data`)."""
+    macros = card_macros()
+    drawn: dict[int, list[dict[str, Any]]] = {column["id"]: [] for column in cols}
+    later: dict[int, list[dict[str, Any]]] = {column["id"]: [] for column in cols}
+    for task in rows:
+        column = drawn[task["column_id"]]
+        if len(column) < FIRST_CARDS:
+            column.append(card_view(task, today, macros))
+        else:
+            later[task["column_id"]].append(task)
+    return {"cards": drawn, "today": today, "board_data": board_data(later, today),
+            "later": {column_id: len(waiting) for column_id, waiting in later.items()}}
+
+
 def today_iso() -> str:
     return datetime.date.today().isoformat()
 
@@ -90,12 +150,9 @@ async def _board(request: Request, session: Session, project_id: int, *,
     async with db.reading():  # one snapshot: the stream resumes right after these cards
         live = await streams.page_start(db, session.actor, project_id)
         project, cols, rows = await tasks.board(db, session.actor, project_id)
-    today, macros = today_iso(), card_macros()
-    by_column: dict[int, list[dict[str, Any]]] = {column["id"]: [] for column in cols}
-    for task in rows:
-        by_column[task["column_id"]].append(card_view(task, today, macros))
     return render(request, "board/board.html", {
-        "project": project, "columns": cols, "cards": by_column, "tab": "board",
+        "project": project, "columns": cols, **cards_context(cols, rows, today_iso()),
+        "tab": "board",
         "can_edit": permissions.can_edit(project["role"]), "forms": forms or {},
         "nav": "projects", "live": live}, status=status)
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 import threading
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
-import nh3
-from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}) \
-    .enable(["table", "strikethrough"])
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 _TAGS = {"p", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "strong", "em", "del", "s",
          "code", "pre", "blockquote", "ul", "ol", "li", "a", "table", "thead", "tbody", "tr",
@@ -65,9 +65,21 @@ class RenderCache:
         return sys.getsizeof(text) + sys.getsizeof(html) + self.ENTRY_OVERHEAD
 
 
+@functools.cache
+def _markdown() -> MarkdownIt:
+    """The renderer, made (and markdown-it and nh3 imported, 2 MiB) when first needed:
+    a server that only answers the API never loads them."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False,
+                                     "typographer": False}).enable(["table", "strikethrough"])
+
+
 def render(text: str) -> Markup:
     """Render Markdown written by a user into HTML that is safe to embed in a page."""
-    html = _md.render(_task_lists(text))
+    import nh3
+
+    html = _markdown().render(_task_lists(text))
     clean = nh3.clean(html, tags=_TAGS, attributes=_ATTRIBUTES,
                       url_schemes={"http", "https", "mailto"},
                       link_rel="noopener noreferrer nofollow")

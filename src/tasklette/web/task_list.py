@@ -187,7 +187,7 @@ async def _list_in_snapshot(request: Request, actor: Actor) -> Response:
     return render(request, "list/list.html", {
         "project": project, "tab": "list", "nav": "projects", "live": live,
         **await saved_views.list_context(db, actor, project, dict(request.query_params)),
-        "tasks": [_row(task, column_names, today) for task in items],
+        "tasks": [_row(task, column_names, today) for task in items], "today": today,
         "values": raw, "errors": errors,
         "error_list": [(FIELD_NAMES.get(k, k), v) for k, v in errors.items()],
         "columns": column_rows, "labels": label_rows, "members": member_rows,

@@ -26,7 +26,7 @@ from tasklette.services.tasks import MAX_SUBTASK_DEPTH
 from tasklette.services.users import USERNAME
 from tasklette.storage import events, project_dump, projects
 from tasklette.storage.database import Database, IntegrityError, Tx, retried
-from tasklette.storage.tasks import RANK_GAP
+from tasklette.storage.task_order import RANK_GAP
 
 Progress = Callable[[int], None]
 SOURCES = {"trello": "Trello", "todoist": "Todoist", "tasklette": "Tasklette"}

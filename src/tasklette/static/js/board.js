@@ -20,16 +20,151 @@
 
   var summary = document.querySelector("[data-board-summary]");
 
-  function refreshCounts() {
-    board.querySelectorAll(".board-column").forEach(function (column) {
-      var badge = column.querySelector("[data-count]");
-      if (badge) badge.textContent = column.querySelectorAll(".card-list > .card").length;
+  // --- cards not drawn yet ------------------------------------------------------------
+  //
+  // The page comes with the first cards of each column drawn and the rest as data
+  // (#board-data): `waiting[columnId]` holds them in board order, each a task (as the
+  // API gives it) or a card element taken out of the page. A column's drawn cards always
+  // come before its waiting ones, so a drawn card's index is its position. They are
+  // drawn as the column scrolls near its end, when the filter matches them, and before
+  // a quick-add appends to the column; live events change them where they wait.
+
+  var cards = window.tasklette.cards;
+  var today = board.dataset.today;
+  var waiting = {};
+
+  (function readBoardData() {
+    var holder = document.getElementById("board-data");
+    if (!holder) return;
+    var data = JSON.parse(holder.textContent);
+    holder.remove();
+    var labels = {}, people = {};
+    Object.keys(data.labels).forEach(function (id) {
+      labels[id] = { id: Number(id), name: data.labels[id].name, color: data.labels[id].color };
     });
-    if (summary) {
-      var all = board.querySelectorAll(".card-list > .card").length;
-      var open = board.querySelectorAll(".card-list > .card:not(.done)").length;
-      summary.textContent = open + " open of " + all + " tasks";
+    Object.keys(data.people).forEach(function (id) {
+      people[id] = { id: Number(id), username: data.people[id].username,
+                     display_name: data.people[id].display_name };
+    });
+    Object.keys(data.columns).forEach(function (columnId) {
+      waiting[columnId] = data.columns[columnId].map(function (values) {
+        var task = {};
+        data.fields.forEach(function (name, i) { task[name] = values[i]; });
+        task.labels = task.labels.map(function (id) { return labels[id]; });
+        task.assignees = task.assignees.map(function (id) { return people[id]; });
+        return task;
+      });
+    });
+  })();
+
+  function waitingIn(columnId) {
+    return waiting[columnId] || (waiting[columnId] = []);
+  }
+
+  function idOf(item) {
+    return item.nodeType ? Number(item.dataset.taskId) : item.id;
+  }
+
+  function asCard(item) {
+    return item.nodeType ? item : cards.render(item, today);
+  }
+
+  // Draw the next `count` waiting cards of a column at its end.
+  function drawMore(columnId, count) {
+    var list = columnList(columnId);
+    var items = waitingIn(columnId).splice(0, count);
+    if (!list || !items.length) return;
+    var fragment = document.createDocumentFragment();
+    items.forEach(function (item) { fragment.appendChild(asCard(item)); });
+    list.appendChild(fragment);
+  }
+
+  function drawAll(columnId) {
+    drawMore(columnId, waitingIn(columnId).length);
+    if (drawnBeforeFilter) delete drawnBeforeFilter[columnId];  // kept when it clears
+  }
+
+  var NEAR_END_PX = 800;
+  var DRAW_BATCH = 60;
+
+  function drawIfNearEnd(list) {
+    var columnId = list.closest(".board-column").dataset.columnId;
+    if (!waitingIn(columnId).length) return;
+    if (list.scrollTop + list.clientHeight < list.scrollHeight - NEAR_END_PX) return;
+    drawMore(columnId, DRAW_BATCH);
+    applyFilter();
+    refreshCounts();
+    requestAnimationFrame(function () { drawIfNearEnd(list); });  // still near: more
+  }
+
+  board.querySelectorAll(".card-list").forEach(function (list) {
+    var pending = false;
+    list.addEventListener("scroll", function () {
+      if (pending) return;
+      pending = true;
+      requestAnimationFrame(function () { pending = false; drawIfNearEnd(list); });
+    }, { passive: true });
+  });
+
+  // Where a card is: drawn ({card}), waiting ({columnId, index}), or nowhere ({}).
+  function find(taskId) {
+    var card = document.getElementById("card-" + taskId);
+    if (card) return { card: card };
+    var found = {};
+    Object.keys(waiting).some(function (columnId) {
+      var index = waiting[columnId].findIndex(function (item) { return idOf(item) === taskId; });
+      if (index !== -1) found = { columnId: columnId, index: index };
+      return index !== -1;
+    });
+    return found;
+  }
+
+  function versionOf(found) {
+    if (found.card) return Number(found.card.dataset.version);
+    if (found.columnId === undefined) return -1;
+    var item = waiting[found.columnId][found.index];
+    return Number(item.nodeType ? item.dataset.version : item.version);
+  }
+
+  function forget(found) {
+    if (found.card) found.card.remove();
+    else if (found.columnId !== undefined) waiting[found.columnId].splice(found.index, 1);
+  }
+
+  // Put a card (element or task) at `position` of a column (Infinity: its end); returns
+  // the element when it is drawn, null when it waits.
+  function place(item, columnId, position) {
+    var list = columnList(columnId);
+    if (!list) { if (item.nodeType) item.remove(); return null; }
+    var drawn = cardsOf(list, item.nodeType ? item : null);
+    var queue = waitingIn(columnId);
+    if (item.nodeType) item.dataset.columnId = columnId;
+    // Right after the drawn cards it may be drawn too (as a card dropped there stays).
+    if (queue.length && position > drawn.length) {
+      if (item.nodeType) item.remove();
+      queue.splice(Math.min(position - drawn.length, queue.length), 0, item);
+      return null;
     }
+    var card = asCard(item);
+    list.insertBefore(card, drawn[position] || null);
+    return card;
+  }
+
+  function refreshCounts() {
+    var all = 0, open = 0;
+    board.querySelectorAll(".board-column").forEach(function (column) {
+      var drawn = column.querySelectorAll(".card-list > .card").length;
+      var queue = waitingIn(column.dataset.columnId);
+      var done = column.querySelectorAll(".card-list > .card.done").length +
+        queue.filter(function (item) {
+          return item.nodeType ? item.classList.contains("done") : item.completed;
+        }).length;
+      var badge = column.querySelector("[data-count]");
+      if (badge) badge.textContent = drawn + queue.length;
+      all += drawn + queue.length;
+      open += drawn + queue.length - done;
+    });
+    if (summary) summary.textContent = open + " open of " + all + " tasks";
   }
 
   // --- collapsing columns, remembered per project and column ----------------------
@@ -64,21 +199,80 @@
   var texts = new WeakMap();
   var filterStatus = document.querySelector("[data-filter-status]");
 
+  // The text a card is filtered by (its element's or, waiting, the one it would have).
+  function textOf(item) {
+    var text = texts.get(item);
+    if (text === undefined) {
+      text = (item.nodeType ? item.textContent : cards.text(item, today))
+        .toLowerCase().replace(/\s+/g, " ");
+      texts.set(item, text);
+    }
+    return text;
+  }
+
+  function matches(item, words) {
+    var text = textOf(item);
+    return words.every(function (word) { return text.indexOf(word) !== -1; });
+  }
+
+  var FILTER_DRAWS = 40;  // matching cards drawn per column at once; more as it scrolls
+  var drawnBeforeFilter = null;  // column id -> how many cards were drawn before it
+
+  // Draw each column's waiting cards until FILTER_DRAWS of its matches are drawn (those
+  // between are drawn too, hidden by the filter, so that every drawn card's index stays
+  // its position); returns how many matching cards still wait.
+  function drawMatches(words) {
+    var stillWaiting = 0;
+    board.querySelectorAll(".board-column").forEach(function (column) {
+      var columnId = column.dataset.columnId;
+      var queue = waitingIn(columnId);
+      if (!queue.length) return;
+      var shown = 0, upTo = 0;
+      column.querySelectorAll(".card-list > .card").forEach(function (card) {
+        if (matches(card, words)) shown += 1;
+      });
+      queue.forEach(function (item, index) {
+        if (!matches(item, words)) return;
+        if (shown < FILTER_DRAWS) { shown += 1; upTo = index + 1; } else stillWaiting += 1;
+      });
+      drawMore(columnId, upTo);
+    });
+    return stillWaiting;
+  }
+
+  // The filter is cleared: the cards it drew wait again, so the page stays small.
+  function putBackFilterDraws() {
+    Object.keys(drawnBeforeFilter).forEach(function (columnId) {
+      var list = columnList(columnId);
+      if (!list) return;
+      var extra = cardsOf(list).slice(drawnBeforeFilter[columnId]);
+      extra.forEach(function (card) { card.remove(); card.hidden = false; });
+      waiting[columnId] = extra.concat(waitingIn(columnId));
+    });
+  }
+
   function applyFilter() {
     if (!search) return;
     var words = search.value.toLowerCase().split(/\s+/).filter(Boolean);
     var shown = 0, total = 0;
+    if (words.length && drawnBeforeFilter === null) {
+      drawnBeforeFilter = {};
+      board.querySelectorAll(".card-list").forEach(function (list) {
+        var columnId = list.closest(".board-column").dataset.columnId;
+        if (waitingIn(columnId).length) drawnBeforeFilter[columnId] = cardsOf(list).length;
+      });
+    } else if (!words.length && drawnBeforeFilter !== null) {
+      putBackFilterDraws();
+      drawnBeforeFilter = null;
+    }
+    if (words.length) shown += drawMatches(words);
     board.querySelectorAll(".card").forEach(function (card) {
-      var text = texts.get(card);
-      if (text === undefined) {
-        text = card.textContent.toLowerCase().replace(/\s+/g, " ");
-        texts.set(card, text);
-      }
-      var match = words.every(function (word) { return text.indexOf(word) !== -1; });
+      var match = !words.length || matches(card, words);
       card.hidden = !match;
       total += 1;
       if (match) shown += 1;
     });
+    Object.keys(waiting).forEach(function (columnId) { total += waiting[columnId].length; });
     board.classList.toggle("filtering", words.length > 0);
     if (filterStatus) {
       filterStatus.textContent = words.length ? shown + " of " + total + " cards match" : "";
@@ -133,9 +327,8 @@
   // After an edit in the dialog the card was swapped out of band: if the task changed
   // column, the card goes to the end of its new column, as the server put it.
   function placeCard(card) {
-    var list = board.querySelector('.board-column[data-column-id="' + card.dataset.columnId +
-                                   '"] .card-list');
-    if (list && card.parentNode !== list) list.appendChild(card);
+    var list = columnList(card.dataset.columnId);
+    if (list && card.parentNode !== list) place(card, card.dataset.columnId, Infinity);
   }
 
   document.body.addEventListener("htmx:afterSettle", function () {
@@ -181,15 +374,32 @@
 
   // --- quick-add: the new card is appended by htmx ----------------------------------
 
+  function isQuickAdd(form) {
+    return form.matches && form.matches("form.quick-add");
+  }
+
+  // The new card goes at the column's end: after the cards still waiting to be drawn.
+  document.body.addEventListener("htmx:beforeRequest", function (event) {
+    if (isQuickAdd(event.detail.elt)) {
+      drawAll(event.detail.elt.closest(".board-column").dataset.columnId);
+    }
+  });
+
   document.body.addEventListener("htmx:afterRequest", function (event) {
     var form = event.detail.elt;
-    if (!form.matches || !form.matches("form.quick-add") || !event.detail.successful) return;
+    if (!isQuickAdd(form) || !event.detail.successful) return;
     var input = form.querySelector("input[name=title]");
     input.value = "";
     input.focus();
     var list = form.closest(".board-column").querySelector(".card-list");
     var last = list.lastElementChild;
-    if (last) last.scrollIntoView({ block: "nearest" });
+    if (last) {
+      // Its live event may have drawn it already: one card per task.
+      document.querySelectorAll('[id="' + last.id + '"]').forEach(function (card) {
+        if (card !== last) card.remove();
+      });
+      last.scrollIntoView({ block: "nearest" });
+    }
     refreshCounts();
     applyFilter();
   });
@@ -200,99 +410,125 @@
     return board.querySelector('.board-column[data-column-id="' + columnId + '"] .card-list');
   }
 
-  // Put a card at `position` among its column's cards (the server's order).
-  function placeAt(card, columnId, position) {
-    var list = columnList(columnId);
-    if (!list) return;
-    var others = cardsOf(list, card);
-    list.insertBefore(card, others[position] || null);
-    card.dataset.columnId = columnId;
-  }
-
   function flash(card) {
     card.classList.remove("live-changed");
     void card.offsetWidth;  // restart the animation
     card.classList.add("live-changed");
   }
 
+  // Show `task` as its event gives it (no request): redrawn where it is, or placed at
+  // `position` of its column (undefined: where it is, if in the same column). Skipped
+  // when the page already shows a newer version, or the card is being dragged here.
+  function showTask(task, position) {
+    var found = find(task.id);
+    if (versionOf(found) > task.version) return;
+    if (found.card && found.card.classList.contains("card-chosen")) return;
+    var card = cards.render(task, today);
+    var column = found.card ? found.card.dataset.columnId : found.columnId;
+    if (column === String(task.column_id) && position === undefined) {
+      if (found.card) {
+        card.hidden = found.card.hidden;
+        found.card.replaceWith(card);
+        flash(card);
+      } else {
+        waiting[found.columnId][found.index] = task;
+      }
+    } else {
+      forget(found);
+      card = place(task, task.column_id, position === undefined ? Infinity : position);
+      if (card) flash(card);
+    }
+    refreshCounts();
+    applyFilter();
+  }
+
+  // The counts on a card changed (a comment, a file, a subtask): `task` is the card's
+  // task now. A task without a card (a subtask) is left alone.
+  function showCard(task) {
+    var found = find(task.id);
+    if (found.card || found.columnId !== undefined) showTask(task);
+  }
+
   var fetching = {};
 
-  // Fetch a card as the server renders it and put it in place (or drop it if gone).
-  function refreshCard(taskId, columnId, position) {
-    if (fetching[taskId]) { fetching[taskId].again = [columnId, position]; return; }
-    fetching[taskId] = {};
+  // Fetch a card as the server renders it and redraw it: only for events written before
+  // events carried the card (a replay of older ones).
+  function refreshCard(taskId) {
+    if (fetching[taskId] || !find(taskId).card) return;
+    fetching[taskId] = true;
     fetch("/tasks/" + taskId + "/card", { credentials: "same-origin" }).then(function (r) {
       if (r.status === 404) return null;
       if (!r.ok) throw new Error("HTTP " + r.status);
       return r.text();
     }).then(function (html) {
       var old = document.getElementById("card-" + taskId);
-      if (html === null) { if (old) old.remove(); return; }
+      if (!old || old.classList.contains("card-chosen")) return;
+      if (html === null) { old.remove(); return; }
       var holder = document.createElement("div");
       holder.innerHTML = html.trim();
       var card = holder.firstElementChild;
-      if (old && old.classList.contains("card-chosen")) return;  // being dragged here
-      if (old) {
-        card.hidden = old.hidden;
-        old.replaceWith(card);
-      }
-      if (columnId !== undefined && (!old || old.dataset.columnId !== String(columnId) ||
-                                     position !== undefined)) {
-        placeAt(card, columnId, position === undefined ? Infinity : position);
-      }
+      card.hidden = old.hidden;
+      old.replaceWith(card);
       flash(card);
     }).catch(function () { /* the next event or a reload brings it */ }).then(function () {
-      var again = fetching[taskId].again;
       delete fetching[taskId];
-      if (again) refreshCard(taskId, again[0], again[1]);
       refreshCounts();
       applyFilter();
     });
   }
 
+  // A subtask's change shows on its parent's card: from the event's `card`, or fetched.
+  function showParent(event, parentId) {
+    if (event.payload.card) showCard(event.payload.card);
+    else refreshCard(parentId);
+  }
+
   function applyLiveEvent(event) {
     var task = event.payload.task;
-    var card;
+    var found;
     switch (event.kind) {
       case "task.created":
-        if (task.parent_task_id) refreshCard(task.parent_task_id);
-        else if (!document.getElementById("card-" + task.id)) {
-          refreshCard(task.id, task.column_id, task.position);
-        }
+        if (task.parent_task_id) showParent(event, task.parent_task_id);
+        else if (versionOf(find(task.id)) === -1) showTask(task, task.position);
         break;
       case "task.moved":
-        card = document.getElementById("card-" + task.id);
         if (task.parent_task_id) break;
-        if (!card) { refreshCard(task.id, task.column_id, task.position); break; }
-        if (card.classList.contains("card-chosen")) break;  // this viewer is dragging it
-        card.dataset.version = task.version;
-        placeAt(card, task.column_id, task.position);
-        flash(card);
-        refreshCounts();
+        found = find(task.id);
+        if (found.card && found.card.classList.contains("card-chosen")) break;
+        if (versionOf(found) === task.version && found.card) {
+          // What this tab moved itself, or an echo: only its place may be news.
+          place(found.card, task.column_id, task.position);
+          refreshCounts();
+          break;
+        }
+        showTask(task, task.position);
         break;
       case "task.updated":
+        if (task.parent_task_id) { showParent(event, task.parent_task_id); break; }
+        found = find(task.id);
+        if (versionOf(found) === task.version) break;  // up to date
+        showTask(task, found.columnId === String(task.column_id) ||
+                       (found.card && found.card.dataset.columnId === String(task.column_id))
+                         ? undefined : task.position);
+        break;
       case "task.label_added":
       case "task.label_removed":
-        if (task.parent_task_id) { refreshCard(task.parent_task_id); break; }
-        card = document.getElementById("card-" + task.id);
-        if (card && card.dataset.version === String(task.version)) break;  // up to date
-        refreshCard(task.id, task.column_id,
-                    card && card.dataset.columnId === String(task.column_id)
-                      ? undefined : task.position);
+        if (task.parent_task_id) break;  // a subtask's labels do not show on its parent
+        if (versionOf(find(task.id)) === task.version) break;
+        showTask(task);
         break;
       case "task.deleted":
-        card = document.getElementById("card-" + event.entity_id);
-        if (card) card.remove();
-        if (event.payload.parent_task_id) refreshCard(event.payload.parent_task_id);
+        forget(find(event.entity_id));
+        if (event.payload.parent_task_id) showParent(event, event.payload.parent_task_id);
         refreshCounts();
+        applyFilter();
         break;
       case "comment.created":
       case "comment.deleted":
       case "attachment.added":
       case "attachment.deleted":
-        if (event.task_id && document.getElementById("card-" + event.task_id)) {
-          refreshCard(event.task_id);
-        }
+        if (event.payload.card) showCard(event.payload.card);
+        else if (event.task_id) refreshCard(event.task_id);
         break;
       case "label.updated":
       case "label.deleted":

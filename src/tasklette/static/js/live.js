@@ -177,6 +177,7 @@
   });
 
   // --- the list view and the activity page: fetch the changed part of the page -------
+  // (A list's rows depend on its filters, sort and page, which only the server applies.)
 
   function later(fn, ms) {
     var timer = null;
@@ -197,8 +198,50 @@
           if (fresh) list.innerHTML = fresh.innerHTML;
         });
     }, 250);
+    // The row a change leaves where it is (so its event can redraw it, with no fetch):
+    // a task on this page of an unfiltered list, changed in nothing the sort reads.
+    var FILTERS = ["q", "column", "label", "assignee", "priority", "due_after", "due_before",
+                   "completed", "parent"];
+    var SORTED_BY = { position: ["column_id"], created: [], title: ["title"],
+                      due: ["due_date"], priority: ["priority"] };  // "updated": any change
+    var rowStays = function (event) {
+      if (!/^task\.(updated|label_added|label_removed)$/.test(event.kind)) return null;
+      var task = event.payload.task;
+      var row = list.querySelector('tr[data-task-id="' + task.id + '"]');
+      var params = new URLSearchParams(location.search);
+      if (!row || !window.tasklette.rows || FILTERS.some(function (name) {
+        return params.get(name);
+      })) return null;
+      var read = SORTED_BY[(params.get("sort") || "position").replace(/^-/, "")];
+      var changes = event.payload.changes || ["label_ids"];
+      if (!read || changes.some(function (name) { return read.indexOf(name) !== -1; })) {
+        return null;
+      }
+      return row;
+    };
+    var columnNames = function () {
+      var names = {};
+      document.querySelectorAll("#f-column option[value]").forEach(function (option) {
+        if (option.value) names[option.value] = option.textContent;
+      });
+      return names;
+    };
+    // Comments and files show nowhere in the list (nor change its filters or order):
+    // their events need no fetch.
+    // Without the `parent` filter the list has top-level tasks only, which a subtask's
+    // change does not touch.
+    var subtaskOutOfList = function (event) {
+      var task = event.payload.task || event.payload;
+      return Boolean(task.parent_task_id) &&
+        !new URLSearchParams(location.search).get("parent");
+    };
     document.addEventListener("tasklette:event", function (e) {
-      if (/^(task|comment|label|column|attachment)\./.test(e.detail.kind)) refreshList();
+      if (!/^(task|label|column)\./.test(e.detail.kind)) return;
+      if (/^task\./.test(e.detail.kind) && subtaskOutOfList(e.detail)) return;
+      var row = rowStays(e.detail);
+      if (!row) { refreshList(); return; }
+      row.replaceWith(window.tasklette.rows.render(e.detail.payload.task, columnNames(),
+                                                   list.dataset.today));
     });
   }
 
