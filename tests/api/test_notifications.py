@@ -208,11 +208,20 @@ def test_my_stream_tells_me_of_new_notifications_and_nobody_else(
     board = Stream(server.base_url + f"/api/v1/projects/{pid}/events",
                    {"Authorization": f"Bearer {ben.token}"})
     try:
+        greeting = hers.until("notification.count")  # the bell's count, on opening
+        assert (greeting.id, greeting.data) == (None, {"unread_count": 0})
         _task(owner, pid, title="Hers", assignees=[ana.username])
         told = hers.until("notification.created")
         (newest,) = _mine(ana)["items"]
         assert told.id is None  # it moves no Last-Event-ID
-        assert told.data == {"user_id": ana.id, "notification_id": newest["id"]}
+        assert told.data == {"user_id": ana.id, "notification_id": newest["id"],
+                             "unread_count": 1}
+        again = Stream(server.base_url + "/api/v1/me/events",
+                       {"Authorization": f"Bearer {ana.token}"})
+        try:
+            assert again.until("notification.count").data == {"unread_count": 1}
+        finally:
+            again.close()
         _settled(server)
         for stream in (his, board):
             frames = [f for f in _frames(stream) if f.event == "notification.created"]

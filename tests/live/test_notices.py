@@ -56,6 +56,8 @@ def test_notifications_written_elsewhere_reach_only_their_recipients(
     (frame,) = hers
     event, data = frame.decode().strip().split("\n")
     assert event == "event: notification.created"
-    assert orjson.loads(data.removeprefix("data: "))["notification_id"] >= 1
+    told = orjson.loads(data.removeprefix("data: "))
+    assert told["notification_id"] >= 1
+    assert told["unread_count"] == 1
     assert his == []
     assert took < 1.5, took  # a poll of 200 ms (SQLite) or a NOTIFY (PostgreSQL)

@@ -5,9 +5,10 @@ The notifications table is followed by id, as `feeds.py` follows the events tabl
 woken at once by this process's commits (`services.notifications.add_waker`), by
 `PRAGMA data_version` on SQLite (another process committed) or `LISTEN` on
 PostgreSQL, and by a slow poll besides.
-Each recipient's streams get a `notification.created` frame naming the newest of
-their new notifications; the frame has no `id:` (it moves no Last-Event-ID: a
-reconnecting page asks for its unread count instead). Ids commit in order on both
+Each recipient's open streams get a `notification.created` frame naming the newest
+of their new notifications and their unread count (read once per batch, only for
+users with a stream open here); it has no `id:` and moves no Last-Event-ID: a
+stream says the count first when it opens (`count_frame`). Ids commit in order on both
 engines (one writer; an advisory lock in `storage.notifications`), so none is skipped.
 """
 
@@ -33,9 +34,17 @@ log = logging.getLogger("tasklette.live")
 BATCH = 1000
 KIND = "notification.created"
 
-def frame(user_id: int, notification_id: int) -> bytes:
-    data = orjson.dumps({"user_id": user_id, "notification_id": notification_id})
+def frame(user_id: int, notification_id: int, unread_count: int) -> bytes:
+    """New notifications for `user_id`: the newest one's id, and how many are unread."""
+    data = orjson.dumps({"user_id": user_id, "notification_id": notification_id,
+                         "unread_count": unread_count})
     return b"event: %s\ndata: %s\n\n" % (KIND.encode(), data)
+
+
+def count_frame(unread_count: int) -> bytes:
+    """What a user's stream says first: how many notifications are unread."""
+    data = orjson.dumps({"unread_count": unread_count})
+    return b"event: notification.count\ndata: %s\n\n" % data
 
 
 class NoticeFollower:
@@ -119,8 +128,13 @@ class NoticeFollower:
             for notification_id, user_id in batch:
                 newest[user_id] = notification_id
                 self._cursor = notification_id
-            for user_id, notification_id in newest.items():
-                self._broker.send_to_user(user_id, frame(user_id, notification_id))
+            listening = [user_id for user_id in newest if self._broker.has_user(user_id)]
+            if listening:
+                async with self._db.reading() as conn:
+                    counts = await notifications.unread_counts(conn, listening)
+                for user_id in listening:
+                    self._broker.send_to_user(
+                        user_id, frame(user_id, newest[user_id], counts[user_id]))
             if len(batch) < BATCH:
                 return
 

@@ -69,6 +69,19 @@ async def unread_count(conn: Conn, user_id: int) -> int:
         "WHERE n.user_id = ? AND n.read_at IS NULL", (user_id,)))
 
 
+async def unread_counts(conn: Conn, user_ids: Sequence[int]) -> dict[int, int]:
+    """Each of these users' unread count (in projects they belong to; 0 included)."""
+    found = dict.fromkeys(user_ids, 0)
+    for batch in dialect.chunks(sorted(set(user_ids))):
+        for user_id, count in await conn.fetchtuples(
+                "SELECT n.user_id, COUNT(*) FROM notifications n JOIN project_members m "
+                "ON m.project_id = n.project_id AND m.user_id = n.user_id "
+                f"WHERE n.user_id IN ({dialect.placeholders(len(batch))}) "
+                "AND n.read_at IS NULL GROUP BY n.user_id", batch):
+            found[int(user_id)] = int(count)
+    return found
+
+
 async def mark_read(tx: Tx, user_id: int, ids: Sequence[int] | None, now: str) -> int:
     """Mark the user's notifications read (these ids, or all); how many changed."""
     if ids is None:

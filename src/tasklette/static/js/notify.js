@@ -4,35 +4,21 @@
   "use strict";
 
   // --- the bell ---------------------------------------------------------------------
+  // My stream says the unread count when it opens (and after each reconnect), and
+  // again with each batch of new notifications: the bell never asks the server.
   var bell = document.querySelector("[data-bell]");
-  if (bell && window.EventSource && window.tasklette) {
+  if (bell && window.EventSource) {
     var badge = bell.querySelector("[data-bell-count]");
-    var busy = false, again = false;
-
-    var show = function (count) {
+    var show = function (message) {
+      var count = JSON.parse(message.data).unread_count;
       badge.textContent = count > 99 ? "99+" : String(count);
       badge.hidden = count === 0;
       bell.setAttribute("data-unread", String(count));
       bell.setAttribute("aria-label", count ? "Notifications, " + count + " unread" : "Notifications");
     };
-
-    // One request at a time; a notification arriving meanwhile asks once more after it.
-    var refresh = function () {
-      if (busy) { again = true; return; }
-      busy = true;
-      window.tasklette.api("GET", "/api/v1/me/notifications?unread=true&limit=1")
-        .then(function (page) { show(page.unread_count); })
-        .catch(function () { /* the next event or reconnect tries again */ })
-        .then(function () {
-          busy = false;
-          if (again) { again = false; refresh(); }
-        });
-    };
-
     var source = new EventSource("/api/v1/me/events");
-    source.addEventListener("open", refresh);  // also after a reconnect: catch up
-    source.addEventListener("notification.created", refresh);
-    document.addEventListener("tasklette:notifications-read", refresh);
+    source.addEventListener("notification.count", show);
+    source.addEventListener("notification.created", show);
     window.addEventListener("pagehide", function () { source.close(); });
   }
 
