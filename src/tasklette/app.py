@@ -26,6 +26,7 @@ from tasklette.headers import SecurityHeaders
 from tasklette.live.broker import Broker
 from tasklette.live.feeds import open_feed
 from tasklette.live.guard import StreamGuard
+from tasklette.live.notices import NoticeFollower
 from tasklette.live.signals import close_streams_on_signals
 from tasklette.logs import RequestLog
 from tasklette.services import sessions
@@ -112,6 +113,8 @@ async def _serving(app: Starlette, settings: Settings,
     app.state.broker = broker = Broker(queue_limit=settings.stream_queue_limit)
     feed = open_feed(settings, db, broker)
     await feed.start()
+    notices = NoticeFollower(db, broker, postgres_url=settings.database_url)
+    await notices.start()
     guard = StreamGuard(db, broker, settings.stream_heartbeat_seconds,
                         timedelta(minutes=settings.session_idle_minutes))
     await guard.start()
@@ -136,6 +139,7 @@ async def _serving(app: Starlette, settings: Settings,
         broker.close_all("the server is shutting down")
         await guard.stop()
         await feed.stop()
+        await notices.stop()
         await sweeper.stop()
         await runner.stop()
         await db.close()

@@ -257,6 +257,7 @@ VALID: dict[tuple[str, str], Callable[[World, Cast], dict[str, Any]]] = {
     ("PATCH", "/api/v1/comments/{comment_id:id}"): lambda w, c: {"body": "edited"},
     ("POST", P + "/views"): lambda w, c: {"name": "Open", "query": "completed=false"},
     ("PATCH", "/api/v1/views/{view_id:id}"): lambda w, c: {"name": "Open bugs"},
+    ("POST", "/api/v1/me/notifications/read"): lambda w, c: {"all": True},
 }
 
 

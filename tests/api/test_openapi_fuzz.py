@@ -25,15 +25,17 @@ from tasklette.services.permissions import Actor
 from tests.conftest import Server, _insert_user
 
 # Rules no JSON Schema can state: they depend on what exists (a column of this project,
-# a user by that name, a cursor this list handed out) or on a language inside a string
-# (a search, a saved view's query, an imported file), or on a configured limit (an upload
-# has at most attachment_max_parts parts: 400). These answer so to a request the document
-# cannot tell from a good one; every other operation may not.
+# a user by that name, a cursor this list handed out, a member an @mention names) or on
+# a language inside a string (a search, a saved view's query, an imported file), or on a
+# configured limit (an upload has at most attachment_max_parts parts: 400). These answer
+# so to a request the document cannot tell from a good one; every other operation may not.
 STATE_RULES = {
     "create_task": [422], "update_task": [422, 428], "move_task": [422],
     "delete_column": [422], "add_member": [422], "list_tasks": [422],
     "search_all": [422], "search_project": [422], "create_view": [422],
     "update_view": [422], "import_project": [422], "upload": [400, 422],
+    # A comment (or a description: create_task, update_task) may @mention only members.
+    "create_comment": [422], "edit_comment": [422],
 }
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429"]
 

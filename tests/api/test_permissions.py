@@ -242,6 +242,8 @@ class Case:
     query: Callable[[World], dict[str, Any]] | None = None
     ids: dict[str, str] = field(default_factory=dict)  # placeholder -> World attribute
     files: Callable[[World], dict[str, Any]] | None = None  # a multipart/form-data body
+    # A write of the caller's own state (watching): no event, the project is unchanged.
+    personal: bool = False
 
     @property
     def writes(self) -> bool:
@@ -283,6 +285,13 @@ CASES: tuple[Case, ...] = (
     Case("PUT", T + "/labels/{label_id:id}", "edit", ids={"label_id": "free_label_id"}),
     Case("DELETE", T + "/labels/{label_id:id}", "edit"),
     Case("GET", T + "/activity", "read"),
+    # Watching: any member, viewers too (tests/api/test_watching.py).
+    Case("GET", T + "/watch", "read"),
+    Case("PUT", T + "/watch", "read", personal=True),
+    Case("DELETE", T + "/watch", "read", personal=True),
+    Case("GET", P + "/watch", "read"),
+    Case("PUT", P + "/watch", "read", personal=True),
+    Case("DELETE", P + "/watch", "read", personal=True),
 
     Case("GET", P + "/labels", "read"),
     Case("POST", P + "/labels", "edit", 201,
@@ -366,7 +375,8 @@ def test_the_table_has_a_row_for_every_project_endpoint() -> None:
     per_user = {("GET", "/api/v1/me")} | {
         (e.method, e.path) for e in ENDPOINTS if e.path.startswith("/api/v1/tokens")} | {
         (e.method, e.path) for e in ENDPOINTS
-        if e.path.startswith(("/api/v1/me/calendar", "/api/v1/imports/"))}
+        if e.path.startswith(("/api/v1/me/calendar", "/api/v1/imports/",
+                              "/api/v1/me/notifications"))}
     in_table = [(case.method, case.path) for case in CASES]
     assert len(in_table) == len(set(in_table)), "a row appears twice"
     # Event streams never end on their own: tests/api/test_events.py covers who may open
@@ -413,7 +423,7 @@ def test_permission_matrix(server: Any, cast: Cast, shared_world: World, case: C
             assert missing.json() == problem
             assert missing.headers["content-type"] == response.headers["content-type"]
             assert_unchanged(server, world, before, f"{case} as {caller} (missing ids)")
-    elif case.writes:
+    elif case.writes and not case.personal:
         after = snapshot(server, world.project_id)
         assert event_count(after) > event_count(before), f"{case} recorded no event"
     else:

@@ -7,10 +7,10 @@ from typing import Any
 from starlette.requests import Request
 
 from tasklette.api import schemas
-from tasklette.live import streams
+from tasklette.live import notices, streams
 from tasklette.live.response import EventStreamResponse, Opened
 from tasklette.numbers import int_or_none
-from tasklette.services import permissions, projects
+from tasklette.services import notifications, permissions, projects
 from tasklette.services.errors import Invalid
 from tasklette.services.permissions import Actor
 
@@ -58,6 +58,10 @@ async def my_events(request: Request, actor: Actor, query: schemas.StreamQuery) 
                                                  credential=actor.credential)
         return streams.user_stream(
             state.db, subscriber, actor, after, project_ids,
-            heartbeat=state.settings.stream_heartbeat_seconds), subscriber.close
+            heartbeat=state.settings.stream_heartbeat_seconds,
+            greeting=greeting), subscriber.close
+
+    async def greeting() -> bytes:
+        return notices.count_frame(await notifications.unread_count(state.db, actor))
 
     return EventStreamResponse(open_stream)

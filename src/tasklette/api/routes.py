@@ -18,11 +18,14 @@ from tasklette.api import (
     calendar,
     events,
     import_export,
+    notifications,
     projects,
     schemas,
     search,
     tasks,
+    watching,
 )
+from tasklette.api import notification_schemas as N
 from tasklette.api.http import JSON, authenticate, bears_token, parse_body, parse_query
 
 
@@ -251,6 +254,26 @@ ENDPOINTS: tuple[Endpoint, ...] = (
              response=S.CalendarFeed, status=201),
     Endpoint("DELETE", "/api/v1/me/calendar", calendar.delete_calendar, "Turn my calendar "
              "feed off", "calendar", status=204),
+    # --- watching and notifications (api/watching.py, api/notifications.py) ---
+    Endpoint("GET", T + "/watch", watching.get_task_watch, "Whether I watch a task",
+             "watching", response=N.WatchState, errors=(404,)),
+    Endpoint("PUT", T + "/watch", watching.watch_task, "Watch a task: its comments and "
+             "changes notify me", "watching", response=N.WatchState, errors=(404,)),
+    Endpoint("DELETE", T + "/watch", watching.unwatch_task, "Unwatch a task (even one my "
+             "project watch covers)", "watching", response=N.WatchState, errors=(404,)),
+    Endpoint("GET", P + "/watch", watching.get_project_watch, "Whether I watch a project",
+             "watching", response=N.WatchState, errors=(404,)),
+    Endpoint("PUT", P + "/watch", watching.watch_project, "Watch every task of a project",
+             "watching", response=N.WatchState, errors=(404,)),
+    Endpoint("DELETE", P + "/watch", watching.unwatch_project, "Stop watching a project",
+             "watching", response=N.WatchState, errors=(404,)),
+    Endpoint("GET", "/api/v1/me/notifications", notifications.list_notifications,
+             "My notifications, newest first (only of projects I belong to)", "notifications",
+             query=N.NotificationListQuery, response=N.NotificationPage),
+    Endpoint("POST", "/api/v1/me/notifications/read", notifications.read_notifications,
+             "Mark notifications read: `ids`, or `all: true`; 404 (nothing changed) for an "
+             "id that is not mine", "notifications", body=N.NotificationsRead,
+             response=N.UnreadCount, errors=(404,)),
 )
 
 

@@ -187,6 +187,15 @@ class Broker:
                 subscriber.push(event_id, frame)
         self._apply_membership(event, project_id)
 
+    def has_user(self, user_id: int) -> bool:
+        """Whether the user has a notification stream open in this process."""
+        return bool(self._users.get(user_id))
+
+    def send_to_user(self, user_id: int, frame: bytes) -> None:
+        """A frame without an event id for one user's streams (see `notices.py`)."""
+        for subscriber in list(self._users.get(user_id, ())):
+            subscriber.push(0, frame)
+
     def _apply_membership(self, event: Row, project_id: int) -> None:
         """A removed member's streams end; a new member's notifications widen."""
         kind = event["kind"]

@@ -52,11 +52,15 @@ async def project_stream(db: Database, broker: Broker, subscriber: Subscriber,
 
 
 async def user_stream(db: Database, subscriber: Subscriber, actor: Actor, after: int | None,
-                      project_ids: set[int], *, heartbeat: float
+                      project_ids: set[int], *, heartbeat: float,
+                      greeting: Callable[[], Awaitable[bytes]] | None = None
                       ) -> AsyncGenerator[bytes, None]:
-    """Events that concern the user (their notifications) across their projects."""
+    """Events that concern the user (their notifications) across their projects;
+    first `greeting()`, read once subscribed (so nothing falls between)."""
     try:
         yield RETRY
+        if greeting is not None:
+            yield await greeting()
         sent = after or 0
         if after is not None:
             mine = sorted(project_ids)

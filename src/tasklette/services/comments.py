@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tasklette.services import permissions
+from tasklette.services import notifying, permissions
 from tasklette.services.errors import Forbidden, NotFound
 from tasklette.services.permissions import Actor
 from tasklette.services.tasks import card_of
@@ -27,11 +27,13 @@ async def create(db: Database, actor: Actor, task_id: int, body: str) -> Row:
         comment_id = await comments.insert(tx, task_id, actor.id, body)
         comment = await comments.get(tx, comment_id)
         assert comment is not None
-        await events.append(tx, task["project_id"], actor.id, "comment.created", "comment",
-                            comment_id, {"comment": comment, "task_title": task["title"],
-                                         "assignee_ids": await tasks.assignee_ids(tx, task_id),
-                                         "card": await card_of(tx, task_id)},
-                            task_id=task_id)
+        event = await events.append(
+            tx, task["project_id"], actor.id, "comment.created", "comment", comment_id,
+            {"comment": comment, "task_title": task["title"],
+             "assignee_ids": await tasks.assignee_ids(tx, task_id),
+             "card": await card_of(tx, task_id)}, task_id=task_id)
+        await notifying.changed(tx, actor, event, text_after=body, text_field="body",
+                                commented=True, watch=True)
     return comment
 
 
@@ -51,8 +53,11 @@ async def edit(db: Database, actor: Actor, comment_id: int, body: str) -> Row:
         await comments.edit(tx, comment_id, body)
         comment = await comments.get(tx, comment_id)
         assert comment is not None
-        await events.append(tx, found["project_id"], actor.id, "comment.updated", "comment",
-                            comment_id, {"comment": comment}, task_id=comment["task_id"])
+        event = await events.append(tx, found["project_id"], actor.id, "comment.updated",
+                                    "comment", comment_id, {"comment": comment},
+                                    task_id=comment["task_id"])
+        await notifying.changed(tx, actor, event, text_before=found["body"], text_after=body,
+                                text_field="body")
     return comment
 
 

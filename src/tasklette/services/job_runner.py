@@ -67,9 +67,14 @@ HandlerTable = Callable[[Database, Settings], Mapping[str, Handler]]
 
 
 def built_in_handlers(db: Database, settings: Settings) -> dict[str, Handler]:
-    """The kinds of job Tasklette itself runs, and their handlers: none yet (notifications,
-    e-mail and webhooks will be added here)."""
-    return {}
+    """The kinds of job Tasklette itself runs, and their handlers."""
+    # Imported here: the handlers' modules name `Job` from this one.
+    from tasklette.services import notifications, notifying
+
+    async def fan_out(job: Job) -> None:
+        await notifications.fan_out(db, job)
+
+    return {notifying.FAN_OUT: fan_out}
 
 
 def backoff(attempt: int, base: float, cap: float) -> float:

@@ -10,7 +10,7 @@ from tasklette.services import permissions
 from tasklette.services.errors import Conflict, Invalid, NotFound
 from tasklette.services.permissions import Actor
 from tasklette.services.users import normalise_username
-from tasklette.storage import events, members, projects, users
+from tasklette.storage import events, members, projects, users, watchers
 from tasklette.storage.database import Database, Row, Tx, retried
 
 
@@ -84,5 +84,6 @@ async def remove(db: Database, actor: Actor, project_id: int, username: str) -> 
             raise Conflict("a project must keep at least one owner; make someone else an "
                            "owner first, or delete the project")
         await members.remove(tx, project_id, member["id"])
+        await watchers.forget_member(tx, project_id, member["id"])
         await events.append(tx, project_id, actor.id, "member.removed", "user", member["id"],
                             {"member": member})

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tasklette.clock import now_iso
-from tasklette.services import blob_garbage, permissions
+from tasklette.services import blob_garbage, notifying, permissions
 from tasklette.services.errors import Conflict, Invalid, NotFound, PreconditionRequired
 from tasklette.services.permissions import Actor
 from tasklette.services.users import normalise_username
@@ -158,8 +158,10 @@ async def create(db: Database, actor: Actor, project_id: int, fields: TaskFields
         payload: dict[str, Any] = {"task": task}
         if parent_task_id is not None:
             payload["card"] = await card_of(tx, parent_task_id)
-        await events.append(tx, project_id, actor.id, "task.created", "task", task_id,
-                            payload, task_id=task_id)
+        event = await events.append(tx, project_id, actor.id, "task.created", "task", task_id,
+                                    payload, task_id=task_id)
+        await notifying.changed(tx, actor, event, assigned=assignee_ids,
+                                text_after=values.get("description"), watch=True)
     return task
 
 
@@ -207,10 +209,12 @@ async def update(db: Database, actor: Actor, task_id: int, fields: TaskFields,
             await _check_labels(tx, project_id, fields.label_ids)
             await task_writes.set_labels(tx, task_id, fields.label_ids)
         unassigned: set[int] = set()
+        newly_assigned: set[int] = set()
         if fields.assignees is not None:
             before = set(await tasks.assignee_ids(tx, task_id))
             after = await _assignee_ids(tx, project_id, fields.assignees)
             unassigned = before - set(after)
+            newly_assigned = set(after) - before
             await task_writes.set_assignees(tx, task_id, after)
         await task_writes.update(tx, task_id, changes, actor.id)
         task = await _full(tx, task_id)
@@ -222,8 +226,15 @@ async def update(db: Database, actor: Actor, task_id: int, fields: TaskFields,
             payload["unassigned_ids"] = sorted(unassigned)  # they are told, too
         if current["parent_task_id"] is not None:
             payload["card"] = await card_of(tx, current["parent_task_id"])
-        await events.append(tx, project_id, actor.id, "task.updated", "task", task_id,
-                            payload, task_id=task_id)
+        event = await events.append(tx, project_id, actor.id, "task.updated", "task", task_id,
+                                    payload, task_id=task_id)
+        described = "description" in changes
+        await notifying.changed(
+            tx, actor, event, assigned=newly_assigned,
+            text_before=current["description"] if described else None,
+            text_after=changes["description"] if described else None,
+            changes=[name for name in ("column_id", "due_date", "completed")
+                     if name in changes and changes[name] != current[name]])
     return task
 
 
@@ -248,10 +259,12 @@ async def move(db: Database, actor: Actor, task_id: int, column_id: int | None,
         await task_writes.update(tx, task_id, {"column_id": scope.column_id, "rank": rank},
                                  actor.id)
         task = await _full(tx, task_id, with_subtasks=False)
-        await events.append(tx, project_id, actor.id, "task.moved", "task", task_id,
-                            {"task": task, "from": {"column_id": current["column_id"],
-                                                    "position": current["position"]}},
-                            task_id=task_id)
+        event = await events.append(
+            tx, project_id, actor.id, "task.moved", "task", task_id,
+            {"task": task, "from": {"column_id": current["column_id"],
+                                    "position": current["position"]}}, task_id=task_id)
+        if scope.column_id != current["column_id"]:
+            await notifying.changed(tx, actor, event, changes=["column_id"])
     return task
 
 

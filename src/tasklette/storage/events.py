@@ -110,6 +110,11 @@ async def after_everywhere(conn: Conn, after_id: int, limit: int) -> list[Row]:
     return [_decode(row) for row in rows]
 
 
+async def get(conn: Conn, event_id: int) -> Row | None:
+    row = await conn.fetchone(f"SELECT {FIELDS} FROM events e WHERE e.id = ?", (event_id,))
+    return None if row is None else _decode(row)
+
+
 async def latest_id(conn: Conn) -> int:
     return int(await conn.fetchval("SELECT COALESCE(MAX(id), 0) FROM events"))
 

@@ -73,3 +73,18 @@ async def roles_in(conn: Conn, project_ids: Iterable[int]) -> dict[tuple[int, in
                 f"WHERE project_id IN ({dialect.placeholders(len(batch))})", batch):
             found[(project_id, user_id)] = role
     return found
+
+
+async def ids_by_username(conn: Conn, project_id: int, usernames: Iterable[str]
+                          ) -> dict[str, int]:
+    """Members of the project among these (lower-case) usernames: name -> user id."""
+    found: dict[str, int] = {}
+    for batch in dialect.chunks(sorted(set(usernames))):
+        for username, user_id in await conn.fetchtuples(
+                "SELECT u.username, u.id FROM users u JOIN project_members m "
+                "ON m.user_id = u.id AND m.project_id = ? "
+                f"WHERE u.username IN ({dialect.placeholders(len(batch))})",
+                (project_id, *batch)):
+            found[str(username)] = int(user_id)
+    return found
+

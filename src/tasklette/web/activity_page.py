@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from tasklette.api.schemas import MAX_ID, ActivityQuery
 from tasklette.live import streams
-from tasklette.services import activity, columns, members, projects
+from tasklette.services import activity, columns, members, projects, watching
 from tasklette.services.permissions import Actor
 from tasklette.storage.database import Database, Row
 from tasklette.web.activity_text import describe
@@ -217,6 +217,7 @@ async def _activity_in_snapshot(request: Request, actor: Actor) -> Response:
     kept = {key: raw[key] for key in KEPT if key in raw}
     context: dict[str, Any] = {
         "project": project, "tab": "activity", "nav": "projects", "live": live,
+        "project_watch": await watching.project_state(db, actor, project_id),
         "entries": entries, "members": people, "kind_choices": KIND_CHOICES,
         "values": raw, "errors": errors,
         "error_list": [(FIELD_NAMES.get(k, k), v) for k, v in errors.items()],

@@ -17,6 +17,7 @@ from tasklette.web import (
     labels_page,
     members_page,
     my_tasks,
+    notifications_page,
     project_settings,
     projects,
     saved_views,
@@ -62,6 +63,13 @@ def web_routes() -> list[BaseRoute]:
         Route("/tasks/{task_id:id}/comments", task_pages.add_comment, methods=["POST"]),
         Route("/comments/{comment_id:id}/edit", task_pages.edit_comment, methods=["POST"]),
         Route("/comments/{comment_id:id}/delete", task_pages.delete_comment, methods=["POST"]),
+        Route("/tasks/{task_id:id}/watch", task_pages.set_watch, methods=["POST"]),
+        # --- watching a project, notifications (web/notifications_page.py) ---
+        Route("/projects/{project_id:id}/watch", notifications_page.set_project_watch,
+              methods=["POST"]),
+        Route("/notifications", notifications_page.notifications_page, methods=["GET"],
+              name="notifications"),
+        Route("/notifications/read", notifications_page.mark_read, methods=["POST"]),
         # --- attachments (web/attachments.py): the list, downloads, form fallbacks ---
         Route("/tasks/{task_id:id}/attachments", attachments.attachments_fragment,
               methods=["GET"]),

@@ -27,6 +27,7 @@ from tasklette.services import (
     permissions,
     projects,
     tasks,
+    watching,
 )
 from tasklette.services.errors import Conflict, Invalid, NotFound
 from tasklette.services.permissions import Actor
@@ -61,6 +62,10 @@ class TaskRef(BaseModel):
 
 class Completed(BaseModel):
     completed: bool
+
+
+class Watching(BaseModel):
+    watching: bool
 
 
 class Detail:
@@ -161,6 +166,9 @@ async def _detail_in_snapshot(request: Request, db: Database, actor: Actor, task
         "conflict": detail.conflict, "comment_form": detail.comment_form or Form({}, {}),
         "subtask_form": detail.subtask_form or Form({}, {}), "editing": detail.editing,
         "saved": detail.saved, "board_card": board_card, "today": today_iso(),
+        "watch": await watching.task_state(db, actor, task_id),
+        "project_watch": None if htmx else await watching.project_state(db, actor,
+                                                                        project["id"]),
         **await attachment_pages.detail_context(request, actor, task_id),
         "tab": "board", "nav": "projects", "live": live}, status=status,
         headers={"vary": "HX-Request"})
@@ -315,6 +323,18 @@ async def set_completed(request: Request) -> Response:
     return await _done(request, session, task["parent_task_id"] or task_id)
 
 
+async def set_watch(request: Request) -> Response:
+    """Watch or unwatch the task (any member)."""
+    session = await require_session(request)
+    task_id = request.path_params["task_id"]
+    data, _ = await read_form(request, Watching)
+    if data is None:
+        raise Invalid("say whether you watch the task (watching: true or false)",
+                      field="watching")
+    await watching.set_task(request.app.state.db, session.actor, task_id, data.watching)
+    return await _done(request, session, task_id)
+
+
 # --- subtasks and deleting ------------------------------------------------------------
 
 
@@ -361,8 +381,12 @@ async def add_comment(request: Request) -> Response:
     data, form = await read_form(request, CommentCreate, fields=("body",),
                                  max_bytes=TEXT_FORM_MAX_BYTES)
     if data is not None:
-        comment = await comments.create(db, session.actor, task_id, _body(data))
-        return await _done(request, session, task_id, f"#comment-{comment['id']}")
+        try:
+            comment = await comments.create(db, session.actor, task_id, _body(data))
+        except Invalid as exc:  # e.g. a mention of someone not in the project
+            form.error("body", _message(exc.detail))
+        else:
+            return await _done(request, session, task_id, f"#comment-{comment['id']}")
     await tasks.get(db, session.actor, task_id)  # 404 before 422 for non-members
     detail = Detail()
     detail.comment_form = form
@@ -383,8 +407,13 @@ async def edit_comment(request: Request) -> Response:
     data, form = await read_form(request, CommentCreate, fields=("body",),
                                  max_bytes=TEXT_FORM_MAX_BYTES)
     if data is not None:
-        comment = await comments.edit(db, session.actor, comment_id, _body(data))
-        return await _done(request, session, comment["task_id"], f"#comment-{comment_id}")
+        try:
+            comment = await comments.edit(db, session.actor, comment_id, _body(data))
+        except Invalid as exc:
+            form.error("body", _message(exc.detail))
+        else:
+            return await _done(request, session, comment["task_id"],
+                               f"#comment-{comment_id}")
     detail = Detail()
     detail.editing = (comment_id, form)
     return await _detail(request, session, _task_of(form), detail, status=422)
