@@ -17,7 +17,7 @@ import pytest
 
 from tasklette.services import tokens
 from tasklette.services.permissions import Actor
-from tasklette.storage.instance import NOT_COPIED, TABLES, schema_tables
+from tasklette.storage.instance import ADDED_LATER, NOT_COPIED, TABLES, schema_tables
 from tasklette.storage.postgres import to_numbered
 from tests.conftest import BACKENDS, POSTGRES_URL, Server, _admin, _insert_user, run_sync
 
@@ -176,6 +176,29 @@ def test_a_file_that_is_not_an_instance_export_is_refused(tmp_path: Path) -> Non
         assert conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 0
     finally:
         conn.close()
+
+
+def test_an_export_made_before_the_later_tables_still_imports(tmp_path: Path) -> None:
+    source = Server(tmp_path / "source").start()
+    try:
+        populate(source)
+    finally:
+        source.stop()
+    export, older = tmp_path / "instance.zip", tmp_path / "older.zip"
+    assert tasklette("export", "instance", str(export), "--data-dir",
+                     str(tmp_path / "source")).returncode == 0
+    later = {f"tables/{table}.jsonl" for table in ADDED_LATER}
+    with zipfile.ZipFile(export) as new, zipfile.ZipFile(older, "w") as old:
+        assert later <= set(new.namelist())
+        for name in new.namelist():
+            if name not in later:
+                old.writestr(name, new.read(name))
+    imported = tasklette("import", "instance", str(older), "--data-dir", str(tmp_path / "d"))
+    assert imported.returncode == 0, imported.stderr
+    for table, key in TABLES:
+        expected = [] if table in ADDED_LATER else sqlite_rows(
+            tmp_path / "source" / "tasklette.db", table, key)
+        assert sqlite_rows(tmp_path / "d" / "tasklette.db", table, key) == expected, table
 
 
 def test_every_table_of_the_schema_is_copied_or_known_to_be_derived(server: Server) -> None:

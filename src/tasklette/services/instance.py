@@ -126,7 +126,10 @@ async def _batches(archive: zipfile.ZipFile, table: str) -> AsyncIterator[list[A
     """The table's rows from the export, a batch at a time (tasks all at once: each
     task's parent must go in first)."""
     size = 10**9 if table == "tasks" else instance.BATCH
-    with archive.open(f"tables/{table}.jsonl") as lines:
+    name = f"tables/{table}.jsonl"
+    if table in instance.ADDED_LATER and name not in archive.namelist():
+        return  # exported before the table existed
+    with archive.open(name) as lines:
         batch = []
         for line in lines:
             row = orjson.loads(line)

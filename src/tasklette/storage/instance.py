@@ -33,7 +33,12 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("attachments", ("id",)),
     ("saved_views", ("id",)),
     ("events", ("id",)),
+    ("task_watchers", ("task_id", "user_id")),
+    ("project_watchers", ("project_id", "user_id")),
+    ("notifications", ("id",)),
 )
+# Tables that came after the first exports: an export made before them has none.
+ADDED_LATER = frozenset({"task_watchers", "project_watchers", "notifications"})
 # Jobs are not copied either (exports made before the queue existed stay importable):
 # work still queued is not carried over, so let the old instance's jobs run out first
 # (`tasklette jobs list --state queued`) before moving it.
