@@ -69,3 +69,16 @@ class NotificationPage(BaseModel):
 
 class UnreadCount(BaseModel):
     unread_count: int
+
+
+class NotificationCountFrame(BaseModel):
+    """The first frame of my stream (`/me/events`): how many notifications are unread."""
+
+    unread_count: int
+
+
+class NotificationFrame(NotificationCountFrame):
+    """A frame of my stream for new notifications: the newest one's id, the new count."""
+
+    user_id: int
+    notification_id: int

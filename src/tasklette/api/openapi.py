@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from tasklette import __version__
+from tasklette.api import notification_schemas as N
 from tasklette.api import schemas
 from tasklette.api.routes import ENDPOINTS, Endpoint
 
@@ -91,6 +92,10 @@ def _frame(event: dict[str, Any], data: type[BaseModel], *, with_id: bool) -> di
     return frame
 
 
+# Frames without an event id: not events of the table, never replayed.
+_UNNUMBERED = ("stream.closed", "notification.count", "notification.created")
+
+
 def _frames_schema() -> dict[str, Any]:
     """One frame of an event stream (Open API 3.1 reads `schema` as one event's)."""
     return {"description": (
@@ -98,12 +103,17 @@ def _frames_schema() -> dict[str, Any]:
         "e.g. task.moved) and `data` (one line of JSON: StreamedEvent). Project streams "
         "also send `presence` frames with no `id` (data: PresenceFrame) when who views the "
         "board changes. Before it ends a stream the server sends `stream.closed` (data: "
-        "ClosedFrame). A comment line (`:`) is a heartbeat."),
+        "ClosedFrame). My stream (`/me/events`) opens with a `notification.count` frame "
+        "(data: NotificationCountFrame) and sends `notification.created` (data: "
+        "NotificationFrame) when I am notified, both with no `id`. A comment line (`:`) is "
+        "a heartbeat."),
         "oneOf": [
             _frame({"const": "presence"}, schemas.PresenceFrame, with_id=False),
             _frame({"const": "stream.closed"}, schemas.ClosedFrame, with_id=False),
+            _frame({"const": "notification.count"}, N.NotificationCountFrame, with_id=False),
+            _frame({"const": "notification.created"}, N.NotificationFrame, with_id=False),
             _frame({"type": "string", "pattern": r"^[a-z]+\.[a-z_.]+$",
-                    "not": {"enum": ["stream.closed"]}}, schemas.StreamedEvent,
+                    "not": {"enum": list(_UNNUMBERED)}}, schemas.StreamedEvent,
                    with_id=True)]}
 
 
@@ -163,7 +173,8 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
 
 def openapi_document() -> dict[str, Any]:
     models: set[type[BaseModel]] = {schemas.Problem, schemas.StreamedEvent,
-                                    schemas.PresenceFrame, schemas.ClosedFrame}
+                                    schemas.PresenceFrame, schemas.ClosedFrame,
+                                    N.NotificationCountFrame, N.NotificationFrame}
     for endpoint in ENDPOINTS:
         models.update(m for m in (endpoint.body, endpoint.response) if m is not None)
     _, definitions = models_json_schema(
