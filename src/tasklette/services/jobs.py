@@ -9,8 +9,7 @@ Running jobs is `services.job_runner`'s work.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +18,7 @@ import orjson
 
 from tasklette.clock import now_iso
 from tasklette.services.errors import Conflict, Invalid, NotFound
+from tasklette.services.wakers import Wakers
 from tasklette.storage import jobs as store
 from tasklette.storage.database import Database, Row, Tx, retried
 
@@ -38,26 +38,10 @@ def iso(moment: datetime) -> str:
 # wakes is "the runners of this process", whichever database or app they serve (a
 # runner woken for another database's job just finds nothing due).
 
-_wakers: set[Callable[[], None]] = set()
-_wakers_lock = threading.Lock()
-
-
-def add_waker(wake: Callable[[], None]) -> None:
-    """Call `wake` (from any thread) after every commit that enqueued a job."""
-    with _wakers_lock:
-        _wakers.add(wake)
-
-
-def remove_waker(wake: Callable[[], None]) -> None:
-    with _wakers_lock:
-        _wakers.discard(wake)
-
-
-def _wake_runners() -> None:
-    with _wakers_lock:
-        wakers = list(_wakers)
-    for wake in wakers:
-        wake()
+_wakers = Wakers()
+add_waker = _wakers.add  # `wake` is called (from any thread) after each such commit
+remove_waker = _wakers.remove
+_wake_runners = _wakers.wake
 
 
 # --- enqueueing ----------------------------------------------------------------------

@@ -10,8 +10,7 @@ twice (at-least-once), it writes nothing the second time.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ import orjson
 from tasklette.clock import now_iso
 from tasklette.services.errors import Invalid, NotFound
 from tasklette.services.permissions import Actor
+from tasklette.services.wakers import Wakers
 from tasklette.storage import dialect, events, members, notifications, tasks, watchers
 from tasklette.storage.database import Database, Row, Tx, retried
 
@@ -32,26 +32,10 @@ EXCERPT_CHARS = 200
 
 # This process's followers of the table (`live.notices`), woken after a commit that
 # wrote notifications (other processes' are woken by the database).
-_wakers: set[Callable[[], None]] = set()
-_wakers_lock = threading.Lock()
-
-
-def add_waker(wake: Callable[[], None]) -> None:
-    """Call `wake` (from any thread) after every commit that wrote notifications."""
-    with _wakers_lock:
-        _wakers.add(wake)
-
-
-def remove_waker(wake: Callable[[], None]) -> None:
-    with _wakers_lock:
-        _wakers.discard(wake)
-
-
-def _wake_followers() -> None:
-    with _wakers_lock:
-        wakers = list(_wakers)
-    for wake in wakers:
-        wake()
+_wakers = Wakers()
+add_waker = _wakers.add  # `wake` is called (from any thread) after each such commit
+remove_waker = _wakers.remove
+_wake_followers = _wakers.wake
 
 
 async def fan_out(db: Database, job: Job) -> None:
