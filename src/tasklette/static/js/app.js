@@ -15,6 +15,18 @@
   // A JSON API call with the session cookie and the CSRF token; rejects with the
   // problem's `detail` so callers can show a readable message.
   window.tasklette = {
+    // An element with attributes and children; strings become text nodes, so what users
+    // typed is never read as HTML (cards.js and rows.js draw with it).
+    element: function (tag, attributes, children) {
+      var el = document.createElement(tag);
+      Object.keys(attributes || {}).forEach(function (name) {
+        el.setAttribute(name, attributes[name]);
+      });
+      (children || []).forEach(function (child) {
+        el.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+      });
+      return el;
+    },
     api: function (method, path, body) {
       var options = {
         method: method,

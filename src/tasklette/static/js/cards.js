@@ -23,16 +23,7 @@
     return words.map(function (word) { return Array.from(word)[0]; }).join("").toUpperCase();
   }
 
-  function element(tag, attributes, children) {
-    var el = document.createElement(tag);
-    Object.keys(attributes || {}).forEach(function (name) {
-      el.setAttribute(name, attributes[name]);
-    });
-    (children || []).forEach(function (child) {
-      el.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    });
-    return el;
-  }
+  var element = window.tasklette.element;  // app.js: DOM calls and text nodes only
 
   function badge(className, title, text) {
     return element("span", { "class": "badge " + className, "title": title }, [text]);

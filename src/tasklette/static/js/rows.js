@@ -16,16 +16,7 @@
     return iso.slice(0, 4) === today.slice(0, 4) ? text : text + " " + y;
   }
 
-  function element(tag, attributes, children) {
-    var el = document.createElement(tag);
-    Object.keys(attributes || {}).forEach(function (name) {
-      el.setAttribute(name, attributes[name]);
-    });
-    (children || []).forEach(function (child) {
-      el.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
-    });
-    return el;
-  }
+  var element = window.tasklette.element;  // app.js: DOM calls and text nodes only
 
   function cell(name, empty, children) {
     return element("td", { "class": "col-" + name + (empty ? " is-empty" : "") }, children);
